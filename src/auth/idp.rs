@@ -1,0 +1,195 @@
+//! Talking to the identity provider: the OIDC discovery document and the JWKS.
+//!
+//! Every call is bounded: no redirects, a timeout, and a cap on the body size, so a
+//! broken or hostile IdP answer becomes an [`IdpError`], never a hang.
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::Jwk;
+use serde::Deserialize;
+use openidconnect::core::CoreProviderMetadata;
+use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use url::Url;
+
+/// Largest IdP document we read; real ones are a few KiB.
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IdpError {
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} returned an invalid document: {reason}")]
+    InvalidDocument { url: String, reason: String },
+    #[error("the discovery document names issuer {found:?}, not the configured {expected:?}")]
+    IssuerMismatch { expected: String, found: String },
+    #[error("the JWKS at {0} holds no key usable with the accepted algorithms")]
+    NoUsableKeys(String),
+}
+
+/// The parts of the discovery document the server uses.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub jwks_uri: Url,
+}
+
+/// A fetched key set with the freshness the IdP asked for.
+#[derive(Debug)]
+pub struct FetchedJwks {
+    /// The keys that parsed; one malformed key must not hide the others.
+    pub keys: Vec<Jwk>,
+    /// How many entries could not be parsed as a JWK.
+    pub skipped: usize,
+    /// `Cache-Control: max-age`, if the IdP sent one.
+    pub max_age: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdpClient {
+    http: reqwest::Client,
+    issuer: String,
+}
+
+impl IdpClient {
+    pub fn new(issuer: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .user_agent(concat!("box-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            issuer: issuer.to_string(),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Fetches `<issuer>/.well-known/openid-configuration` and checks that its
+    /// `issuer` is the configured one, byte for byte (OIDC Discovery §4.3).
+    pub async fn discover(&self) -> Result<Discovery, IdpError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let (body, _) = self.get(&url).await?;
+        let metadata: CoreProviderMetadata =
+            serde_json::from_slice(&body).map_err(|e| IdpError::InvalidDocument {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let found = metadata.issuer().as_str();
+        if found != self.issuer {
+            return Err(IdpError::IssuerMismatch {
+                expected: self.issuer.clone(),
+                found: found.to_string(),
+            });
+        }
+        Ok(Discovery {
+            jwks_uri: metadata.jwks_uri().url().clone(),
+        })
+    }
+
+    pub async fn fetch_jwks(&self, jwks_uri: &Url) -> Result<FetchedJwks, IdpError> {
+        let url = jwks_uri.as_str();
+        let (body, max_age) = self.get(url).await?;
+        #[derive(Deserialize)]
+        struct RawSet {
+            keys: Vec<serde_json::Value>,
+        }
+        let raw: RawSet = serde_json::from_slice(&body).map_err(|e| IdpError::InvalidDocument {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        let total = raw.keys.len();
+        let keys: Vec<Jwk> = raw
+            .keys
+            .into_iter()
+            .filter_map(|k| serde_json::from_value(k).ok())
+            .collect();
+        Ok(FetchedJwks {
+            skipped: total - keys.len(),
+            keys,
+            max_age,
+        })
+    }
+
+    async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
+        let unreachable = |e: reqwest::Error| IdpError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(IdpError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        let max_age = response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(IdpError::InvalidDocument {
+                    url: url.to_string(),
+                    reason: format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, max_age))
+    }
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); keep the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn parse_max_age(cache_control: &str) -> Option<Duration> {
+    if cache_control
+        .split(',')
+        .any(|d| matches!(d.trim(), "no-store" | "no-cache"))
+    {
+        return Some(Duration::ZERO);
+    }
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.trim().split_once('=')?;
+        name.eq_ignore_ascii_case("max-age")
+            .then(|| value.trim_matches('"').parse().ok().map(Duration::from_secs))?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(parse_max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_max_age("no-cache"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+}

@@ -1,0 +1,16 @@
+//! Who is calling: OIDC discovery, the issuer's keys, token verification and the
+//! [`Principal`] a verified token describes.
+
+mod bearer;
+mod idp;
+pub(crate) mod keys;
+mod principal;
+mod rejection;
+mod verifier;
+
+pub use bearer::{bearer_token, token_in_query};
+pub use idp::{IdpClient, IdpError};
+pub use keys::{KeyStore, Readiness};
+pub use principal::Principal;
+pub use rejection::TokenRejection;
+pub use verifier::TokenVerifier;

@@ -1,0 +1,62 @@
+//! Why a presented token was refused. The text goes into
+//! `error_description`, so it says which check failed and never echoes the token.
+
+use jsonwebtoken::errors::ErrorKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's signing algorithm is not accepted")]
+    AlgorithmNotAllowed,
+    #[error("the token has no key id (kid) and the issuer publishes several keys")]
+    MissingKeyId,
+    #[error("the token's signing key (kid) is not published by the issuer")]
+    UnknownKey,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token was issued by another issuer")]
+    WrongIssuer,
+    #[error("the token's audience does not include this resource")]
+    WrongAudience,
+    #[error("the token lacks the required claim `{0}`")]
+    MissingClaim(&'static str),
+    #[error("the token's `{0}` claim is malformed")]
+    InvalidClaim(&'static str),
+}
+
+/// The registered claims we name in messages; anything else is "a claim", so a
+/// message can never carry text chosen by whoever built the token.
+fn known_claim(name: &str) -> &'static str {
+    match name {
+        "exp" => "exp",
+        "nbf" => "nbf",
+        "iat" => "iat",
+        "iss" => "iss",
+        "aud" => "aud",
+        "sub" => "sub",
+        _ => "a claim",
+    }
+}
+
+impl From<&jsonwebtoken::errors::Error> for TokenRejection {
+    fn from(error: &jsonwebtoken::errors::Error) -> Self {
+        match error.kind() {
+            ErrorKind::InvalidSignature => Self::BadSignature,
+            ErrorKind::ExpiredSignature => Self::Expired,
+            ErrorKind::ImmatureSignature => Self::NotYetValid,
+            ErrorKind::InvalidIssuer => Self::WrongIssuer,
+            ErrorKind::InvalidAudience => Self::WrongAudience,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::UnsupportedAlgorithm => Self::AlgorithmNotAllowed,
+            ErrorKind::MissingRequiredClaim(c) => Self::MissingClaim(known_claim(c)),
+            ErrorKind::InvalidClaimFormat(c) => Self::InvalidClaim(known_claim(c)),
+            _ => Self::Malformed,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Access-token verification, with a cache of verified tokens so a repeat costs a
+//! hash and a lookup instead of a signature check.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use jsonwebtoken::{Algorithm, decode, decode_header};
+use moka::{Expiry, sync::Cache};
+use serde_json::{Map, Value};
+
+use super::{
+    KeyStore, Principal, TokenRejection,
+    keys::{KeyLookupError, VerificationKey},
+};
+use crate::{config::ClaimPaths, error::ApiError};
+
+/// SHA-256 of the token: the cache never holds a token, only its digest.
+type TokenDigest = [u8; 32];
+
+#[derive(Clone)]
+struct Verified {
+    principal: Arc<Principal>,
+    kid: Arc<str>,
+}
+
+/// Entries live until the token's own expiry (leeway included), capped by `max_ttl`.
+struct UntilTokenExpiry {
+    max_ttl: Duration,
+}
+
+impl Expiry<TokenDigest, Verified> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &TokenDigest,
+        value: &Verified,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let remaining = value.principal.valid_until.saturating_sub(unix_now());
+        Some(Duration::from_secs(remaining).min(self.max_ttl))
+    }
+}
+
+pub struct TokenVerifier {
+    keys: Arc<KeyStore>,
+    claims: ClaimPaths,
+    issuer: String,
+    allowed: Vec<Algorithm>,
+    leeway: u64,
+    cache: Cache<TokenDigest, Verified>,
+}
+
+impl TokenVerifier {
+    pub fn new(
+        keys: Arc<KeyStore>,
+        claims: ClaimPaths,
+        issuer: String,
+        allowed: Vec<Algorithm>,
+        leeway: Duration,
+        cache_capacity: u64,
+        cache_max_ttl: Duration,
+    ) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(cache_capacity)
+            .expire_after(UntilTokenExpiry { max_ttl: cache_max_ttl })
+            .build();
+        Self {
+            keys,
+            claims,
+            issuer,
+            allowed,
+            leeway: leeway.as_secs(),
+            cache,
+        }
+    }
+
+    /// Verifies `token` and returns its principal.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+        let digest = digest(token);
+        if let Some(hit) = self.cache.get(&digest)
+            && unix_now() <= hit.principal.valid_until
+            && self.keys.has_kid(&hit.kid)
+        {
+            return Ok(hit.principal);
+        }
+        let verified = self.verify_uncached(token).await?;
+        let principal = Arc::clone(&verified.principal);
+        self.cache.insert(digest, verified);
+        Ok(principal)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<Verified, ApiError> {
+        let header = decode_header(token).map_err(|_| header_rejection(token))?;
+        if !self.allowed.contains(&header.alg) {
+            return Err(TokenRejection::AlgorithmNotAllowed.into());
+        }
+        // `jku`, `x5u`, `jwk` and `x5c` in the header are never read: keys come only
+        // from the configured issuer's JWKS.
+        let key = self
+            .keys
+            .key_for(header.kid.as_deref())
+            .await
+            .map_err(|e| match e {
+                KeyLookupError::NotReady => {
+                    ApiError::IdpUnavailable("the issuer's signing keys are not loaded yet".into())
+                }
+                KeyLookupError::Rejected(r) => r.into(),
+            })?;
+        let VerificationKey { kid, key, validation } = &*key;
+        let data = decode::<Map<String, Value>>(token, key, validation)
+            .map_err(|e| TokenRejection::from(&e))?;
+        let exp = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .ok_or(TokenRejection::InvalidClaim("exp"))?;
+        let principal = Principal::from_claims(&self.issuer, &data.claims, &self.claims, exp + self.leeway)
+            .ok_or(TokenRejection::InvalidClaim("sub"))?;
+        Ok(Verified {
+            principal: Arc::new(principal),
+            kid: Arc::clone(kid),
+        })
+    }
+
+    /// Entries in the verified-token cache (for metrics and tests).
+    pub fn cached_entries(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}
+
+/// Why a header did not parse: `alg: none` and other unknown algorithms are
+/// "algorithm not accepted", anything else is malformed.
+fn header_rejection(token: &str) -> TokenRejection {
+    use base64::Engine as _;
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+        .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_owned));
+    match alg {
+        Some(alg) if alg.parse::<Algorithm>().is_err() => TokenRejection::AlgorithmNotAllowed,
+        _ => TokenRejection::Malformed,
+    }
+}
+
+fn digest(token: &str) -> TokenDigest {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,583 @@
+//! Configuration: built-in defaults → TOML file → `BOX_MCP_*` environment variables.
+//!
+//! Nested keys use `__` in environment variables, e.g. `BOX_MCP_AUTH__ISSUER`.
+//! Everything is validated once, at load, into a [`Settings`] value whose derived
+//! fields (canonical resource URL, host allow-list, …) the rest of the server reads.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::ConfigError;
+
+/// The path of the MCP endpoint below the public base URL.
+pub const MCP_PATH: &str = "/mcp";
+
+/// The raw configuration as written by the operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Socket address to listen on. Port 0 picks a free port.
+    pub listen: String,
+    /// Public base URL clients use, e.g. `https://mcp.example.com`. The canonical
+    /// resource URL (token audience) is this plus `/mcp`. Empty: derived from the
+    /// bound address (local use only).
+    pub public_base_url: String,
+    /// Human-readable name published in the protected resource metadata.
+    pub resource_name: String,
+    /// Serve MCP without sessions (for deployments behind a load balancer).
+    pub stateless: bool,
+    pub auth: AuthConfig,
+    pub claims: ClaimsConfig,
+    pub http: HttpConfig,
+    pub session: SessionConfig,
+    pub log: LogConfig,
+    pub stdio: StdioConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The IdP's issuer, compared byte for byte with `iss` and with the
+    /// discovery document (Auth0's ends with a slash, Keycloak's does not).
+    pub issuer: String,
+    /// Audiences accepted besides the canonical resource URL.
+    pub extra_audiences: Vec<String>,
+    /// Accepted signature algorithms. Only asymmetric ones are allowed.
+    pub algorithms: Vec<String>,
+    /// Clock leeway for `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Scopes every MCP request must carry (403 `insufficient_scope` otherwise).
+    pub required_scopes: Vec<String>,
+    /// Scopes published in the metadata; defaults to the required scopes.
+    pub scopes_supported: Vec<String>,
+    /// Lower bound between two JWKS fetches caused by unknown `kid`s.
+    #[serde(with = "humantime_serde")]
+    pub jwks_min_refresh_interval: Duration,
+    /// Periodic JWKS refresh when the IdP sends no usable cache headers.
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
+    /// First delay when the IdP cannot be reached at start; doubles up to the max.
+    #[serde(with = "humantime_serde")]
+    pub discovery_retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub discovery_retry_max: Duration,
+    /// Timeout of each call to the IdP.
+    #[serde(with = "humantime_serde")]
+    pub idp_timeout: Duration,
+    /// Entries in the verified-token cache.
+    pub token_cache_capacity: u64,
+    /// Upper bound for how long a verified token stays cached (also bounded by `exp`).
+    #[serde(with = "humantime_serde")]
+    pub token_cache_max_ttl: Duration,
+}
+
+/// Which claim preset fills the claim paths that are not set explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimPreset {
+    Keycloak,
+    Auth0,
+    Custom,
+}
+
+/// Where each part of the [`crate::auth::Principal`] is read from in the token.
+/// A path is a dot-separated walk into the claims (`realm_access.roles`); a claim
+/// whose full name contains dots (Auth0's `https://example.com/roles`) is matched
+/// literally first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimsConfig {
+    pub preset: ClaimPreset,
+    /// Keycloak client whose client roles (`resource_access.<client>.roles`) count as roles.
+    pub keycloak_client: String,
+    /// Auth0 namespaced claim holding roles (set by a post-login Action).
+    pub auth0_roles_claim: String,
+    pub roles: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub client_id: Option<Vec<String>>,
+    pub scope: Option<String>,
+    pub box_user: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Browser origins allowed to call `/mcp`. A request with any other `Origin`
+    /// gets 403. Empty: only the public base URL's own origin.
+    pub allowed_origins: Vec<String>,
+    /// Accepted `Host` header values (`host` or `host:port`). Empty: the public
+    /// base URL's host, plus loopback names when listening on loopback. `"*"`: any.
+    pub allowed_hosts: Vec<String>,
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most sessions tracked at once (each bound to its subject).
+    pub max_sessions: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `box_mcp=debug,info`.
+    pub level: String,
+}
+
+/// The identity tools see over stdio, where there is no OAuth: the OS user who
+/// started the process is the boundary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdioConfig {
+    pub roles: Vec<String>,
+    pub box_user_id: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            public_base_url: String::new(),
+            resource_name: "box-mcp".into(),
+            stateless: false,
+            auth: AuthConfig::default(),
+            claims: ClaimsConfig::default(),
+            http: HttpConfig::default(),
+            session: SessionConfig::default(),
+            log: LogConfig::default(),
+            stdio: StdioConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080/realms/box-mcp".into(),
+            extra_audiences: Vec::new(),
+            algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+                .map(String::from)
+                .to_vec(),
+            leeway: Duration::from_secs(30),
+            required_scopes: vec!["mcp:tools".into()],
+            scopes_supported: Vec::new(),
+            jwks_min_refresh_interval: Duration::from_secs(10),
+            jwks_refresh_interval: Duration::from_secs(300),
+            discovery_retry_initial: Duration::from_millis(500),
+            discovery_retry_max: Duration::from_secs(30),
+            idp_timeout: Duration::from_secs(5),
+            token_cache_capacity: 100_000,
+            token_cache_max_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Default for ClaimsConfig {
+    fn default() -> Self {
+        Self {
+            preset: ClaimPreset::Keycloak,
+            keycloak_client: "box-mcp".into(),
+            auth0_roles_claim: "https://box-mcp/roles".into(),
+            roles: None,
+            groups: None,
+            username: None,
+            email: None,
+            client_id: None,
+            scope: None,
+            box_user: None,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(300),
+            max_sessions: 100_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for StdioConfig {
+    fn default() -> Self {
+        Self {
+            roles: Vec::new(),
+            box_user_id: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then `BOX_MCP_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::FileMissing(path.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("BOX_MCP_").split("__"));
+        figment.extract().map_err(ConfigError::from_figment)
+    }
+}
+
+/// Resolved claim paths, with the preset applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimPaths {
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub username: Vec<String>,
+    pub email: String,
+    pub client_id: Vec<String>,
+    pub scope: Vec<String>,
+    pub box_user: String,
+}
+
+impl ClaimsConfig {
+    pub fn resolve(&self) -> ClaimPaths {
+        let (roles, groups, username) = match self.preset {
+            ClaimPreset::Keycloak => (
+                vec![
+                    "realm_access.roles".to_string(),
+                    format!("resource_access.{}.roles", self.keycloak_client),
+                ],
+                vec!["groups".to_string()],
+                vec!["preferred_username".to_string()],
+            ),
+            ClaimPreset::Auth0 => (
+                vec![self.auth0_roles_claim.clone(), "permissions".to_string()],
+                vec![],
+                vec!["nickname".to_string(), "name".to_string()],
+            ),
+            ClaimPreset::Custom => (vec![], vec![], vec!["preferred_username".to_string()]),
+        };
+        ClaimPaths {
+            roles: self.roles.clone().unwrap_or(roles),
+            groups: self.groups.clone().unwrap_or(groups),
+            username: self.username.clone().map(|u| vec![u]).unwrap_or(username),
+            email: self.email.clone().unwrap_or_else(|| "email".into()),
+            client_id: self
+                .client_id
+                .clone()
+                .unwrap_or_else(|| vec!["azp".into(), "client_id".into()]),
+            scope: self
+                .scope
+                .clone()
+                .map(|s| vec![s])
+                .unwrap_or_else(|| vec!["scope".into(), "scp".into()]),
+            box_user: self.box_user.clone().unwrap_or_else(|| "box_user_id".into()),
+        }
+    }
+}
+
+/// Where the server listens and how it is known to clients.
+#[derive(Debug, Clone)]
+pub struct PublicUrls {
+    /// Base URL without a trailing slash, e.g. `https://mcp.example.com`.
+    pub base: String,
+    /// The canonical resource URL: the token audience and the PRM `resource`.
+    pub resource: String,
+    /// Absolute URL of the path-suffixed protected resource metadata.
+    pub resource_metadata: String,
+}
+
+impl PublicUrls {
+    pub fn from_base(base: &Url) -> Self {
+        let base = base.as_str().trim_end_matches('/').to_string();
+        Self {
+            resource: format!("{base}{MCP_PATH}"),
+            resource_metadata: format!("{base}/.well-known/oauth-protected-resource{MCP_PATH}"),
+            base,
+        }
+    }
+}
+
+/// A validated configuration. Built only through [`Settings::from_config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub raw: Config,
+    pub listen: SocketAddr,
+    /// `None` when the base URL is derived from the bound address at start.
+    pub public_base_url: Option<Url>,
+    pub algorithms: Vec<Algorithm>,
+    pub claims: ClaimPaths,
+    pub scopes_supported: Vec<String>,
+}
+
+impl Settings {
+    pub fn from_config(raw: Config) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw.listen.parse().map_err(|e| ConfigError::invalid("listen", e))?;
+
+        let public_base_url = if raw.public_base_url.trim().is_empty() {
+            None
+        } else {
+            let url = Url::parse(&raw.public_base_url)
+                .map_err(|e| ConfigError::invalid("public_base_url", e))?;
+            check_http_url(&url, "public_base_url")?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(ConfigError::invalid(
+                    "public_base_url",
+                    "must not have a query or fragment",
+                ));
+            }
+            Some(url)
+        };
+
+        let issuer =
+            Url::parse(&raw.auth.issuer).map_err(|e| ConfigError::invalid("auth.issuer", e))?;
+        check_http_url(&issuer, "auth.issuer")?;
+
+        let algorithms = parse_algorithms(&raw.auth.algorithms)?;
+
+        if raw.auth.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::invalid("auth.leeway", "must be at most 5 minutes"));
+        }
+        if raw.auth.discovery_retry_initial.is_zero() {
+            return Err(ConfigError::invalid("auth.discovery_retry_initial", "must be above zero"));
+        }
+        if raw.auth.discovery_retry_max < raw.auth.discovery_retry_initial {
+            return Err(ConfigError::invalid(
+                "auth.discovery_retry_max",
+                "must be at least auth.discovery_retry_initial",
+            ));
+        }
+        if raw.auth.jwks_refresh_interval < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("auth.jwks_refresh_interval", "must be at least 1s"));
+        }
+        if raw.auth.idp_timeout.is_zero() {
+            return Err(ConfigError::invalid("auth.idp_timeout", "must be above zero"));
+        }
+        for (i, scope) in raw.auth.required_scopes.iter().chain(&raw.auth.scopes_supported).enumerate() {
+            if !is_scope_token(scope) {
+                return Err(ConfigError::invalid(
+                    "auth.required_scopes/scopes_supported",
+                    format!("entry {i} ({scope:?}) is not a valid OAuth scope"),
+                ));
+            }
+        }
+        if raw.http.max_body_bytes == 0 {
+            return Err(ConfigError::invalid("http.max_body_bytes", "must be above zero"));
+        }
+        for origin in &raw.http.allowed_origins {
+            parse_origin(origin).map_err(|e| ConfigError::invalid("http.allowed_origins", e))?;
+        }
+        if raw.session.idle_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("session.idle_timeout", "must be at least 1s"));
+        }
+        if raw.session.max_sessions == 0 {
+            return Err(ConfigError::invalid("session.max_sessions", "must be above zero"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&raw.log.level)
+            .map_err(|e| ConfigError::invalid("log.level", e))?;
+
+        let claims = raw.claims.resolve();
+        let scopes_supported = if raw.auth.scopes_supported.is_empty() {
+            raw.auth.required_scopes.clone()
+        } else {
+            raw.auth.scopes_supported.clone()
+        };
+        Ok(Self {
+            listen,
+            public_base_url,
+            algorithms,
+            claims,
+            scopes_supported,
+            raw,
+        })
+    }
+
+    /// The configuration as `config check` prints it. Nothing in it is a secret
+    /// today; later secrets (Box client secrets) are redacted here.
+    pub fn redacted_toml(&self) -> String {
+        toml_string(&self.raw)
+    }
+
+    /// The host allow-list, resolved against the public URL and listen address.
+    /// `None` means any host is accepted.
+    pub fn allowed_hosts(&self, public: &Url) -> Option<Vec<String>> {
+        if self.raw.http.allowed_hosts.iter().any(|h| h == "*") {
+            return None;
+        }
+        if !self.raw.http.allowed_hosts.is_empty() {
+            return Some(self.raw.http.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect());
+        }
+        let mut hosts = Vec::new();
+        if let Some(host) = public.host_str() {
+            hosts.push(host.to_ascii_lowercase());
+        }
+        if self.listen.ip().is_loopback() {
+            hosts.extend(["localhost", "127.0.0.1", "[::1]"].map(String::from));
+        }
+        Some(hosts)
+    }
+
+    /// Allowed origins, as `scheme://host[:port]` strings normalised by [`parse_origin`].
+    pub fn allowed_origins(&self, public: &Url) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .raw
+            .http
+            .allowed_origins
+            .iter()
+            .filter_map(|o| parse_origin(o).ok())
+            .collect();
+        origins.push(public.origin().ascii_serialization());
+        origins
+    }
+}
+
+fn toml_string<T: Serialize>(value: &T) -> String {
+    toml::to_string_pretty(value).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+}
+
+fn check_http_url(url: &Url, key: &'static str) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(()),
+        _ => Err(ConfigError::invalid(key, "must be an absolute http(s) URL")),
+    }
+}
+
+fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
+    if names.is_empty() {
+        return Err(ConfigError::invalid("auth.algorithms", "must list at least one algorithm"));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let alg: Algorithm = name
+                .parse()
+                .map_err(|_| ConfigError::invalid("auth.algorithms", format!("unknown algorithm {name:?}")))?;
+            if alg.family() == AlgorithmFamily::Hmac {
+                return Err(ConfigError::invalid(
+                    "auth.algorithms",
+                    format!("{name} is symmetric; only asymmetric algorithms are accepted"),
+                ));
+            }
+            Ok(alg)
+        })
+        .collect()
+}
+
+/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Normalises an origin (`scheme://host[:port]`) so comparisons are exact.
+pub fn parse_origin(origin: &str) -> Result<String, String> {
+    if origin == "null" {
+        return Ok("null".into());
+    }
+    let url = Url::parse(origin).map_err(|e| format!("{origin:?}: {e}"))?;
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(format!("{origin:?} is not a bare origin (scheme://host[:port])"));
+    }
+    match url.origin() {
+        o @ url::Origin::Tuple(..) => Ok(o.ascii_serialization()),
+        url::Origin::Opaque(_) => Err(format!("{origin:?} has no host")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_with(f: impl FnOnce(&mut Config)) -> Result<Settings, ConfigError> {
+        let mut c = Config::default();
+        f(&mut c);
+        Settings::from_config(c)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = settings_with(|_| {}).unwrap();
+        assert_eq!(s.scopes_supported, vec!["mcp:tools"]);
+        assert_eq!(s.claims.roles[0], "realm_access.roles");
+    }
+
+    #[test]
+    fn hmac_algorithms_are_refused_with_the_key_named() {
+        let err = settings_with(|c| c.auth.algorithms = vec!["HS256".into()]).unwrap_err();
+        assert!(err.to_string().contains("auth.algorithms"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, f) in [
+            ("listen", Box::new(|c: &mut Config| c.listen = "nope".into()) as Box<dyn FnOnce(&mut Config)>),
+            ("auth.issuer", Box::new(|c: &mut Config| c.auth.issuer = "ftp://x".into())),
+            ("public_base_url", Box::new(|c: &mut Config| c.public_base_url = "http://h/?q=1".into())),
+            ("http.allowed_origins", Box::new(|c: &mut Config| c.http.allowed_origins = vec!["http://x/path".into()])),
+            ("log.level", Box::new(|c: &mut Config| c.log.level = "info,,=[".into())),
+        ] {
+            let err = settings_with(f).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn canonical_url_has_no_trailing_slash() {
+        let urls = PublicUrls::from_base(&Url::parse("https://mcp.example.com/").unwrap());
+        assert_eq!(urls.resource, "https://mcp.example.com/mcp");
+        assert_eq!(
+            urls.resource_metadata,
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(parse_origin("HTTP://Example.COM:80").unwrap(), "http://example.com");
+        assert!(parse_origin("http://example.com/x").is_err());
+    }
+
+    #[test]
+    fn auth0_preset_reads_namespaced_roles_and_permissions() {
+        let mut c = ClaimsConfig { preset: ClaimPreset::Auth0, ..Default::default() };
+        c.auth0_roles_claim = "https://example.com/roles".into();
+        let p = c.resolve();
+        assert_eq!(p.roles, vec!["https://example.com/roles", "permissions"]);
+    }
+}

@@ -1,0 +1,141 @@
+//! Error types, and the one place where they become HTTP responses.
+//!
+//! No message built here may contain a token, a secret or an Authorization value:
+//! every variant carries only fixed text or values the server itself derived.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{auth::TokenRejection, http::challenge::Challenge};
+
+/// An invalid configuration value; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    FileMissing(String),
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("{0}")]
+    Parse(String),
+}
+
+impl ConfigError {
+    pub fn invalid(key: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn from_figment(error: figment::Error) -> Self {
+        // figment's own messages already name the offending key ("for key
+        // `default.auth.leeway`"); keep every error of the chain.
+        let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+        Self::Parse(messages.join("; "))
+    }
+}
+
+/// Why a request to the MCP endpoint is refused before it reaches MCP.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no bearer token")]
+    MissingToken,
+    #[error("malformed Authorization header: {0}")]
+    MalformedAuthorization(&'static str),
+    #[error("access tokens are accepted only in the Authorization header, not in the query string")]
+    TokenInQuery,
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] TokenRejection),
+    #[error("the token lacks required scopes")]
+    InsufficientScope { required: Vec<String> },
+    #[error("the identity provider is not available: {0}")]
+    IdpUnavailable(String),
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    #[error("host not allowed")]
+    HostNotAllowed,
+    #[error("session not found")]
+    SessionNotFound,
+}
+
+impl ApiError {
+    /// A short machine-readable code, also used in logs and the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MalformedAuthorization(_) | Self::TokenInQuery => "invalid_request",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::IdpUnavailable(_) => "identity_provider_unavailable",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::HostNotAllowed => "host_not_allowed",
+            Self::SessionNotFound => "session_not_found",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MalformedAuthorization(_) | Self::TokenInQuery => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } | Self::OriginNotAllowed | Self::HostNotAllowed => {
+                StatusCode::FORBIDDEN
+            }
+            Self::IdpUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The `WWW-Authenticate` value for this error, if it carries one (RFC 6750 §3).
+    fn www_authenticate(&self, challenge: &Challenge) -> Option<String> {
+        match self {
+            // RFC 6750 §3.1: no error code when no credentials were sent.
+            Self::MissingToken => Some(challenge.render(None, None)),
+            Self::MalformedAuthorization(_) | Self::TokenInQuery => {
+                Some(challenge.render(Some(("invalid_request", &self.to_string())), None))
+            }
+            Self::InvalidToken(reason) => {
+                Some(challenge.render(Some(("invalid_token", &reason.to_string())), None))
+            }
+            Self::InsufficientScope { required } => Some(challenge.render(
+                Some(("insufficient_scope", "the token lacks a scope this request needs")),
+                Some(required),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The one mapping from errors to HTTP responses.
+    pub fn into_response_with(self, challenge: &Challenge) -> Response {
+        let status = self.status();
+        let www_authenticate = self.www_authenticate(challenge);
+        let body = match &self {
+            // Unknown and foreign sessions look the same, as rmcp's own 404 does.
+            Self::SessionNotFound => json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": { "code": -32001, "message": "Session not found" }
+            }),
+            _ => json!({ "error": self.code(), "error_description": self.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        if matches!(self, Self::IdpUnavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl IntoResponse for ConfigError {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}

@@ -1,0 +1,78 @@
+//! The bearer-token gate in front of `/mcp`: refuses query-string tokens and
+//! malformed headers, waits for nothing (503 while the IdP's keys are not loaded),
+//! verifies the token, checks the required scopes, and hands the [`Principal`] on
+//! in the request extensions. The Authorization header is removed afterwards, so
+//! nothing behind this layer (rmcp, tools, logs) can see the token.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+use http::header::AUTHORIZATION;
+
+use super::AppState;
+use crate::{
+    auth::{Principal, bearer_token, token_in_query},
+    error::ApiError,
+};
+
+pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    // Read what we need from the request before awaiting: a borrowed request
+    // (its body is not `Sync`) cannot be held across an await point.
+    let presented = presented_token(&request).map(|t| t.map(str::to_owned));
+    match principal_for(&state, presented).await {
+        Ok(principal) => {
+            tracing::Span::current().record("subject", principal.subject.as_str());
+            request.headers_mut().remove(AUTHORIZATION);
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(error) => {
+            match &error {
+                ApiError::InvalidToken(reason) => {
+                    tracing::info!(code = error.code(), %reason, "request refused")
+                }
+                _ => tracing::info!(code = error.code(), "request refused"),
+            }
+            error.into_response_with(&state.challenge)
+        }
+    }
+}
+
+/// The bearer token the request carries, after the checks that need no IdP.
+fn presented_token(request: &Request) -> Result<Option<&str>, ApiError> {
+    if token_in_query(request.uri()) {
+        return Err(ApiError::TokenInQuery);
+    }
+    bearer_token(request.headers())
+}
+
+async fn principal_for(
+    state: &AppState,
+    presented: Result<Option<String>, ApiError>,
+) -> Result<Arc<Principal>, ApiError> {
+    let token = presented?;
+    if !state.keys.is_ready() {
+        let reason = match state.keys.readiness() {
+            crate::auth::Readiness::Starting { reason: Some(r) } => r,
+            _ => "discovery of the identity provider has not finished".into(),
+        };
+        return Err(ApiError::IdpUnavailable(reason));
+    }
+    let token = token.ok_or(ApiError::MissingToken)?;
+    let principal = state.verifier.verify(&token).await?;
+    let missing: Vec<&String> = state
+        .required_scopes
+        .iter()
+        .filter(|s| !principal.has_scope(s))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::InsufficientScope {
+            required: state.required_scopes.clone(),
+        });
+    }
+    Ok(principal)
+}

@@ -1,0 +1,146 @@
+//! The HTTP surface: `/mcp` behind the security layers, the RFC 9728 metadata,
+//! and the health endpoints.
+
+pub mod authn;
+pub mod challenge;
+pub mod guard;
+pub mod health;
+pub mod metadata;
+pub mod request_id;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use axum::{
+    Router,
+    extract::State,
+    response::IntoResponse,
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware::from_fn_with_state,
+    routing::get,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, Any, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::Level;
+
+use crate::{
+    auth::{KeyStore, TokenVerifier},
+    config::{MCP_PATH, PublicUrls, Settings},
+    mcp::BoxMcp,
+};
+use challenge::Challenge;
+use guard::RequestGuard;
+use sessions::{SESSION_HEADER, SessionBindings};
+
+/// Everything the request path needs, built once at start.
+pub struct AppState {
+    pub issuer: String,
+    pub urls: PublicUrls,
+    pub challenge: Challenge,
+    pub guard: RequestGuard,
+    pub keys: Arc<KeyStore>,
+    pub verifier: TokenVerifier,
+    pub required_scopes: Vec<String>,
+    pub sessions: SessionBindings,
+    /// The RFC 9728 document, serialised once.
+    pub metadata_json: Bytes,
+}
+
+pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationToken) -> Router {
+    let raw = &settings.raw;
+    let mut mcp_config = StreamableHttpServerConfig::default()
+        // Host and Origin are checked by our own guard, before authentication.
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_max_request_body_bytes(raw.http.max_body_bytes)
+        .with_cancellation_token(shutdown);
+    if raw.stateless {
+        mcp_config = mcp_config.with_legacy_session_mode(false).with_json_response(true);
+    }
+    let mut session_manager = LocalSessionManager::default();
+    session_manager.session_config.keep_alive = Some(raw.session.idle_timeout);
+    let mcp_service = StreamableHttpService::new(
+        || Ok(BoxMcp::for_http()),
+        Arc::new(session_manager),
+        mcp_config,
+    );
+
+    let mut mcp = Router::new().route_service(MCP_PATH, mcp_service);
+    if !raw.stateless {
+        mcp = mcp.layer(from_fn_with_state(state.clone(), sessions::bind_session));
+    }
+    let mcp = mcp
+        .layer(from_fn_with_state(state.clone(), authn::authenticate))
+        .layer(RequestBodyLimitLayer::new(raw.http.max_body_bytes))
+        .layer(mcp_cors(&state))
+        .layer(from_fn_with_state(state.clone(), guard::check_origin));
+
+    let metadata = Router::new()
+        .route("/.well-known/oauth-protected-resource", get(protected_resource_metadata))
+        .route(
+            &format!("/.well-known/oauth-protected-resource{MCP_PATH}"),
+            get(protected_resource_metadata),
+        )
+        // Browser-based clients read the metadata cross-origin.
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]));
+
+    Router::new()
+        .merge(mcp)
+        .merge(metadata)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state.clone())
+        .layer(from_fn_with_state(state, guard::check_host))
+        .layer(CatchPanicLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_id::make_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // Refusals are expected answers, logged once by the layer that refused.
+                .on_failure(()),
+        )
+        .layer(axum::middleware::from_fn(request_id::assign))
+}
+
+/// Serves the metadata document rendered once at start.
+async fn protected_resource_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        state.metadata_json.clone(),
+    )
+}
+
+fn mcp_cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .guard
+        .origins()
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static(SESSION_HEADER),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static(SESSION_HEADER),
+            header::WWW_AUTHENTICATE,
+        ])
+}

@@ -1,0 +1,15 @@
+//! box-mcp: an MCP server for Box that is a pure OAuth 2.1 resource server.
+//!
+//! The request path, outermost first: request id and tracing → Host check →
+//! Origin check and CORS → body limit → bearer token verification
+//! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`tools`]).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod mcp;
+pub mod server;
+pub mod stdio;
+pub mod telemetry;
+pub mod tools;

@@ -1,0 +1,144 @@
+//! Binding, wiring and running the HTTP server.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::{
+    auth::{IdpClient, KeyStore, TokenVerifier},
+    config::{PublicUrls, Settings},
+    http::{
+        AppState, challenge::Challenge, guard::RequestGuard, metadata::ProtectedResourceMetadata,
+        sessions::SessionBindings,
+    },
+};
+use crate::auth::keys::{RefreshPolicy, ValidationPolicy};
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    settings: Settings,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Binds the listen address and builds the request path. The IdP is not
+    /// contacted here: discovery runs in the background once [`Server::run`] starts.
+    pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let bound = listener.local_addr()?;
+        let base = match &settings.public_base_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{bound}")).context("bound address is not a URL")?,
+        };
+        let state = Arc::new(build_state(&settings, &base)?);
+        Ok(Self {
+            listener,
+            settings,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn urls(&self) -> &PublicUrls {
+        &self.state.urls
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let refresher = self.state.keys.spawn_refresher();
+        let app = crate::http::router(self.state.clone(), &self.settings, shutdown.child_token());
+        tracing::info!(
+            addr = %self.local_addr(),
+            resource = %self.state.urls.resource,
+            issuer = %self.state.issuer,
+            stateless = self.settings.raw.stateless,
+            "listening"
+        );
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("server error");
+        refresher.abort();
+        result
+    }
+}
+
+fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
+    let raw = &settings.raw;
+    let urls = PublicUrls::from_base(base);
+    let issuer = raw.auth.issuer.clone();
+
+    let mut audiences = vec![urls.resource.clone()];
+    audiences.extend(raw.auth.extra_audiences.iter().cloned());
+
+    let idp = IdpClient::new(&issuer, raw.auth.idp_timeout).context("cannot build the IdP client")?;
+    let keys = KeyStore::new(
+        idp,
+        ValidationPolicy {
+            issuer: issuer.clone(),
+            audiences,
+            algorithms: settings.algorithms.clone(),
+            leeway: raw.auth.leeway,
+        },
+        RefreshPolicy {
+            min_interval: raw.auth.jwks_min_refresh_interval,
+            default_interval: raw.auth.jwks_refresh_interval,
+            retry_initial: raw.auth.discovery_retry_initial,
+            retry_max: raw.auth.discovery_retry_max,
+        },
+    );
+    let verifier = TokenVerifier::new(
+        keys.clone(),
+        settings.claims.clone(),
+        issuer.clone(),
+        settings.algorithms.clone(),
+        raw.auth.leeway,
+        raw.auth.token_cache_capacity,
+        raw.auth.token_cache_max_ttl,
+    );
+    let metadata =
+        ProtectedResourceMetadata::new(&urls, &issuer, &settings.scopes_supported, &raw.resource_name);
+    Ok(AppState {
+        challenge: Challenge::new(&urls.resource_metadata, &raw.auth.required_scopes),
+        guard: RequestGuard::new(settings.allowed_hosts(base), settings.allowed_origins(base)),
+        keys,
+        verifier,
+        required_scopes: raw.auth.required_scopes.clone(),
+        sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
+        metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
+        issuer,
+        urls,
+    })
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
