@@ -149,11 +149,34 @@ pub struct LogConfig {
 
 /// The identity tools see over stdio, where there is no OAuth: the OS user who
 /// started the process is the boundary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StdioConfig {
     pub roles: Vec<String>,
+    #[serde(deserialize_with = "id_string::optional")]
     pub box_user_id: Option<String>,
+}
+
+/// Ids are strings, but figment parses environment values (`31000002` becomes a
+/// number): accept both and keep the digits as written.
+mod id_string {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+            Id::Text(s) => s,
+            Id::Unsigned(n) => n.to_string(),
+            Id::Signed(n) => n.to_string(),
+        }))
+    }
 }
 
 impl Default for Config {
@@ -178,9 +201,11 @@ impl Default for AuthConfig {
         Self {
             issuer: "http://127.0.0.1:8080/realms/box-mcp".into(),
             extra_audiences: Vec::new(),
-            algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
-                .map(String::from)
-                .to_vec(),
+            algorithms: [
+                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+            ]
+            .map(String::from)
+            .to_vec(),
             leeway: Duration::from_secs(30),
             required_scopes: vec!["mcp:tools".into()],
             scopes_supported: Vec::new(),
@@ -236,15 +261,6 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Json,
             level: "info".into(),
-        }
-    }
-}
-
-impl Default for StdioConfig {
-    fn default() -> Self {
-        Self {
-            roles: Vec::new(),
-            box_user_id: None,
         }
     }
 }
@@ -308,7 +324,10 @@ impl ClaimsConfig {
                 .clone()
                 .map(|s| vec![s])
                 .unwrap_or_else(|| vec!["scope".into(), "scp".into()]),
-            box_user: self.box_user.clone().unwrap_or_else(|| "box_user_id".into()),
+            box_user: self
+                .box_user
+                .clone()
+                .unwrap_or_else(|| "box_user_id".into()),
         }
     }
 }
@@ -349,7 +368,10 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_config(raw: Config) -> Result<Self, ConfigError> {
-        let listen: SocketAddr = raw.listen.parse().map_err(|e| ConfigError::invalid("listen", e))?;
+        let listen: SocketAddr = raw
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::invalid("listen", e))?;
 
         let public_base_url = if raw.public_base_url.trim().is_empty() {
             None
@@ -373,10 +395,16 @@ impl Settings {
         let algorithms = parse_algorithms(&raw.auth.algorithms)?;
 
         if raw.auth.leeway > Duration::from_secs(300) {
-            return Err(ConfigError::invalid("auth.leeway", "must be at most 5 minutes"));
+            return Err(ConfigError::invalid(
+                "auth.leeway",
+                "must be at most 5 minutes",
+            ));
         }
         if raw.auth.discovery_retry_initial.is_zero() {
-            return Err(ConfigError::invalid("auth.discovery_retry_initial", "must be above zero"));
+            return Err(ConfigError::invalid(
+                "auth.discovery_retry_initial",
+                "must be above zero",
+            ));
         }
         if raw.auth.discovery_retry_max < raw.auth.discovery_retry_initial {
             return Err(ConfigError::invalid(
@@ -385,12 +413,24 @@ impl Settings {
             ));
         }
         if raw.auth.jwks_refresh_interval < Duration::from_secs(1) {
-            return Err(ConfigError::invalid("auth.jwks_refresh_interval", "must be at least 1s"));
+            return Err(ConfigError::invalid(
+                "auth.jwks_refresh_interval",
+                "must be at least 1s",
+            ));
         }
         if raw.auth.idp_timeout.is_zero() {
-            return Err(ConfigError::invalid("auth.idp_timeout", "must be above zero"));
+            return Err(ConfigError::invalid(
+                "auth.idp_timeout",
+                "must be above zero",
+            ));
         }
-        for (i, scope) in raw.auth.required_scopes.iter().chain(&raw.auth.scopes_supported).enumerate() {
+        for (i, scope) in raw
+            .auth
+            .required_scopes
+            .iter()
+            .chain(&raw.auth.scopes_supported)
+            .enumerate()
+        {
             if !is_scope_token(scope) {
                 return Err(ConfigError::invalid(
                     "auth.required_scopes/scopes_supported",
@@ -399,16 +439,25 @@ impl Settings {
             }
         }
         if raw.http.max_body_bytes == 0 {
-            return Err(ConfigError::invalid("http.max_body_bytes", "must be above zero"));
+            return Err(ConfigError::invalid(
+                "http.max_body_bytes",
+                "must be above zero",
+            ));
         }
         for origin in &raw.http.allowed_origins {
             parse_origin(origin).map_err(|e| ConfigError::invalid("http.allowed_origins", e))?;
         }
         if raw.session.idle_timeout < Duration::from_secs(1) {
-            return Err(ConfigError::invalid("session.idle_timeout", "must be at least 1s"));
+            return Err(ConfigError::invalid(
+                "session.idle_timeout",
+                "must be at least 1s",
+            ));
         }
         if raw.session.max_sessions == 0 {
-            return Err(ConfigError::invalid("session.max_sessions", "must be above zero"));
+            return Err(ConfigError::invalid(
+                "session.max_sessions",
+                "must be above zero",
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log.level)
             .map_err(|e| ConfigError::invalid("log.level", e))?;
@@ -442,7 +491,14 @@ impl Settings {
             return None;
         }
         if !self.raw.http.allowed_hosts.is_empty() {
-            return Some(self.raw.http.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect());
+            return Some(
+                self.raw
+                    .http
+                    .allowed_hosts
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+            );
         }
         let mut hosts = Vec::new();
         if let Some(host) = public.host_str() {
@@ -469,7 +525,8 @@ impl Settings {
 }
 
 fn toml_string<T: Serialize>(value: &T) -> String {
-    toml::to_string_pretty(value).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    toml::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
 }
 
 fn check_http_url(url: &Url, key: &'static str) -> Result<(), ConfigError> {
@@ -481,14 +538,17 @@ fn check_http_url(url: &Url, key: &'static str) -> Result<(), ConfigError> {
 
 fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
     if names.is_empty() {
-        return Err(ConfigError::invalid("auth.algorithms", "must list at least one algorithm"));
+        return Err(ConfigError::invalid(
+            "auth.algorithms",
+            "must list at least one algorithm",
+        ));
     }
     names
         .iter()
         .map(|name| {
-            let alg: Algorithm = name
-                .parse()
-                .map_err(|_| ConfigError::invalid("auth.algorithms", format!("unknown algorithm {name:?}")))?;
+            let alg: Algorithm = name.parse().map_err(|_| {
+                ConfigError::invalid("auth.algorithms", format!("unknown algorithm {name:?}"))
+            })?;
             if alg.family() == AlgorithmFamily::Hmac {
                 return Err(ConfigError::invalid(
                     "auth.algorithms",
@@ -502,7 +562,9 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
 
 /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
 pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// Normalises an origin (`scheme://host[:port]`) so comparisons are exact.
@@ -512,7 +574,9 @@ pub fn parse_origin(origin: &str) -> Result<String, String> {
     }
     let url = Url::parse(origin).map_err(|e| format!("{origin:?}: {e}"))?;
     if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
-        return Err(format!("{origin:?} is not a bare origin (scheme://host[:port])"));
+        return Err(format!(
+            "{origin:?} is not a bare origin (scheme://host[:port])"
+        ));
     }
     match url.origin() {
         o @ url::Origin::Tuple(..) => Ok(o.ascii_serialization()),
@@ -546,11 +610,26 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         for (key, f) in [
-            ("listen", Box::new(|c: &mut Config| c.listen = "nope".into()) as Box<dyn FnOnce(&mut Config)>),
-            ("auth.issuer", Box::new(|c: &mut Config| c.auth.issuer = "ftp://x".into())),
-            ("public_base_url", Box::new(|c: &mut Config| c.public_base_url = "http://h/?q=1".into())),
-            ("http.allowed_origins", Box::new(|c: &mut Config| c.http.allowed_origins = vec!["http://x/path".into()])),
-            ("log.level", Box::new(|c: &mut Config| c.log.level = "info,,=[".into())),
+            (
+                "listen",
+                Box::new(|c: &mut Config| c.listen = "nope".into()) as Box<dyn FnOnce(&mut Config)>,
+            ),
+            (
+                "auth.issuer",
+                Box::new(|c: &mut Config| c.auth.issuer = "ftp://x".into()),
+            ),
+            (
+                "public_base_url",
+                Box::new(|c: &mut Config| c.public_base_url = "http://h/?q=1".into()),
+            ),
+            (
+                "http.allowed_origins",
+                Box::new(|c: &mut Config| c.http.allowed_origins = vec!["http://x/path".into()]),
+            ),
+            (
+                "log.level",
+                Box::new(|c: &mut Config| c.log.level = "info,,=[".into()),
+            ),
         ] {
             let err = settings_with(f).unwrap_err();
             assert!(err.to_string().contains(key), "{key}: {err}");
@@ -569,13 +648,19 @@ mod tests {
 
     #[test]
     fn origins_are_normalised() {
-        assert_eq!(parse_origin("HTTP://Example.COM:80").unwrap(), "http://example.com");
+        assert_eq!(
+            parse_origin("HTTP://Example.COM:80").unwrap(),
+            "http://example.com"
+        );
         assert!(parse_origin("http://example.com/x").is_err());
     }
 
     #[test]
     fn auth0_preset_reads_namespaced_roles_and_permissions() {
-        let mut c = ClaimsConfig { preset: ClaimPreset::Auth0, ..Default::default() };
+        let mut c = ClaimsConfig {
+            preset: ClaimPreset::Auth0,
+            ..Default::default()
+        };
         c.auth0_roles_claim = "https://example.com/roles".into();
         let p = c.resolve();
         assert_eq!(p.roles, vec!["https://example.com/roles", "permissions"]);

@@ -101,7 +101,10 @@ impl ApiError {
                 Some(challenge.render(Some(("invalid_token", &reason.to_string())), None))
             }
             Self::InsufficientScope { required } => Some(challenge.render(
-                Some(("insufficient_scope", "the token lacks a scope this request needs")),
+                Some((
+                    "insufficient_scope",
+                    "the token lacks a scope this request needs",
+                )),
                 Some(required),
             )),
             _ => None,
@@ -123,7 +126,9 @@ impl ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         if matches!(self, Self::IdpUnavailable(_)) {
             response
@@ -131,11 +136,5 @@ impl ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
-    }
-}
-
-impl IntoResponse for ConfigError {
-    fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
     }
 }

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "box-mcp", version, about = "An MCP server for Box, as an OAuth 2.1 resource server")]
+#[command(
+    name = "box-mcp",
+    version,
+    about = "An MCP server for Box, as an OAuth 2.1 resource server"
+)]
 struct Cli {
     /// TOML configuration file (defaults, then this file, then BOX_MCP_* variables).
     #[arg(long, short, global = true, env = "BOX_MCP_CONFIG")]
@@ -59,12 +63,16 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Config { command: ConfigCommand::Check } => {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
             print!("{}", settings.redacted_toml());
             eprintln!("box-mcp: configuration is valid");
             ExitCode::SUCCESS
         }
-        Command::Serve { exit_on_stdin_close } => run(async move {
+        Command::Serve {
+            exit_on_stdin_close,
+        } => run(async move {
             telemetry::init(&settings.raw.log, LogTarget::Stdout);
             let server = Server::bind(settings).await?;
             let shutdown = CancellationToken::new();
@@ -91,7 +99,10 @@ fn main() -> ExitCode {
 }
 
 fn run(future: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("box-mcp: cannot start the runtime: {e}");

@@ -46,13 +46,18 @@ impl BoxMcp {
 
     /// The caller of the current request: the verified token's principal (put into
     /// the HTTP request by the authentication layer), or the local user over stdio.
-    pub fn caller(&self, context: &RequestContext<RoleServer>) -> Result<Arc<Principal>, ErrorData> {
+    pub fn caller(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Arc<Principal>, ErrorData> {
         context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Arc<Principal>>().cloned())
             .or_else(|| self.local_principal.clone())
-            .ok_or_else(|| ErrorData::internal_error("no authenticated caller for this request", None))
+            .ok_or_else(|| {
+                ErrorData::internal_error("no authenticated caller for this request", None)
+            })
     }
 }
 
@@ -85,7 +90,9 @@ impl ServerHandler for BoxMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.tools.call(ToolCallContext::new(self, request, context)).await
+        self.tools
+            .call(ToolCallContext::new(self, request, context))
+            .await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::auth::keys::{RefreshPolicy, ValidationPolicy};
 use crate::{
     auth::{IdpClient, KeyStore, TokenVerifier},
     config::{PublicUrls, Settings},
@@ -16,7 +17,6 @@ use crate::{
         sessions::SessionBindings,
     },
 };
-use crate::auth::keys::{RefreshPolicy, ValidationPolicy};
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -46,7 +46,9 @@ impl Server {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn urls(&self) -> &PublicUrls {
@@ -81,7 +83,8 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
     let mut audiences = vec![urls.resource.clone()];
     audiences.extend(raw.auth.extra_audiences.iter().cloned());
 
-    let idp = IdpClient::new(&issuer, raw.auth.idp_timeout).context("cannot build the IdP client")?;
+    let idp =
+        IdpClient::new(&issuer, raw.auth.idp_timeout).context("cannot build the IdP client")?;
     let keys = KeyStore::new(
         idp,
         ValidationPolicy {
@@ -106,8 +109,12 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         raw.auth.token_cache_capacity,
         raw.auth.token_cache_max_ttl,
     );
-    let metadata =
-        ProtectedResourceMetadata::new(&urls, &issuer, &settings.scopes_supported, &raw.resource_name);
+    let metadata = ProtectedResourceMetadata::new(
+        &urls,
+        &issuer,
+        &settings.scopes_supported,
+        &raw.resource_name,
+    );
     Ok(AppState {
         challenge: Challenge::new(&urls.resource_metadata, &raw.auth.required_scopes),
         guard: RequestGuard::new(settings.allowed_hosts(base), settings.allowed_origins(base)),

@@ -34,6 +34,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .serve(rmcp::transport::stdio())
         .await
         .context("stdio handshake failed")?;
-    service.waiting().await.context("stdio session ended with an error")?;
+    service
+        .waiting()
+        .await
+        .context("stdio session ended with an error")?;
     Ok(())
 }

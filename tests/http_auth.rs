@@ -21,8 +21,14 @@ fn challenge_for(server: &ServerProcess) -> String {
 fn assert_invalid_token(reply: &common::Reply, description_contains: &str) {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
     let challenge = reply.www_authenticate();
-    assert!(challenge.starts_with(r#"Bearer error="invalid_token", error_description=""#), "{challenge}");
-    assert!(challenge.contains(description_contains), "expected {description_contains:?} in {challenge}");
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_token", error_description=""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(description_contains),
+        "expected {description_contains:?} in {challenge}"
+    );
     assert!(challenge.contains("resource_metadata=\""), "{challenge}");
     assert_eq!(reply.json()["error"], "invalid_token");
 }
@@ -31,9 +37,16 @@ fn assert_invalid_token(reply: &common::Reply, description_contains: &str) {
 async fn no_token_gets_the_exact_challenge_on_every_method() {
     let f = Fixture::start(&[]).await;
     for method in [Method::POST, Method::GET, Method::DELETE] {
-        let reply = f.server.mcp_raw(method.clone(), None, None, Some(&json!({}))).await;
+        let reply = f
+            .server
+            .mcp_raw(method.clone(), None, None, Some(&json!({})))
+            .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method}");
-        assert_eq!(reply.www_authenticate(), challenge_for(&f.server), "{method}");
+        assert_eq!(
+            reply.www_authenticate(),
+            challenge_for(&f.server),
+            "{method}"
+        );
         assert_eq!(reply.json()["error"], "missing_token");
     }
     // Another scheme is not bearer credentials: the plain challenge again.
@@ -47,7 +60,10 @@ async fn no_token_gets_the_exact_challenge_on_every_method() {
         .await
         .unwrap();
     assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.headers()["www-authenticate"], challenge_for(&f.server).as_str());
+    assert_eq!(
+        reply.headers()["www-authenticate"],
+        challenge_for(&f.server).as_str()
+    );
 }
 
 #[tokio::test]
@@ -60,16 +76,34 @@ async fn valid_token_reaches_whoami_with_subject_and_roles() {
     let session = f.server.initialize(&token).await;
     assert!(session.is_some(), "a stateful server issues a session id");
 
-    let list = f.server.rpc(&token, session.as_deref(), "tools/list", json!({})).await;
+    let list = f
+        .server
+        .rpc(&token, session.as_deref(), "tools/list", json!({}))
+        .await;
     let tools = list.json_rpc()["result"]["tools"].clone();
-    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"whoami"), "{names:?}");
-    let whoami = tools.as_array().unwrap().iter().find(|t| t["name"] == "whoami").unwrap();
+    let whoami = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "whoami")
+        .unwrap();
     assert_eq!(whoami["annotations"]["readOnlyHint"], true);
 
     let call = f
         .server
-        .rpc(&token, session.as_deref(), "tools/call", json!({"name": "whoami", "arguments": {}}))
+        .rpc(
+            &token,
+            session.as_deref(),
+            "tools/call",
+            json!({"name": "whoami", "arguments": {}}),
+        )
         .await;
     let result = &call.json_rpc()["result"];
     let me = &result["structuredContent"];
@@ -81,7 +115,10 @@ async fn valid_token_reaches_whoami_with_subject_and_roles() {
     assert_eq!(me["groups"], json!(["/mcp-admins"]));
     assert_eq!(me["box_user_id"], "31000001");
     assert_eq!(me["issuer"], f.issuer.url);
-    assert!(!call.body.contains(&token), "a tool result never carries the token");
+    assert!(
+        !call.body.contains(&token),
+        "a tool result never carries the token"
+    );
 }
 
 #[tokio::test]
@@ -90,26 +127,90 @@ async fn each_failed_check_is_refused_and_named() {
     let t = now();
     let other_key = TestKey::generate("key-1"); // same kid, different key
     let cases: Vec<(&str, String, &str)> = vec![
-        ("wrong aud", f.token_with("u", |c| c["aud"] = json!("https://elsewhere.example/mcp")), "audience"),
-        ("missing aud", f.token_with("u", |c| { c.as_object_mut().unwrap().remove("aud"); }), "`aud`"),
-        ("wrong iss", f.token_with("u", |c| c["iss"] = json!("http://127.0.0.1:1/realms/other")), "another issuer"),
-        ("missing iss", f.token_with("u", |c| { c.as_object_mut().unwrap().remove("iss"); }), "`iss`"),
-        ("missing exp", f.token_with("u", |c| { c.as_object_mut().unwrap().remove("exp"); }), "`exp`"),
-        ("missing sub", f.token_with("u", |c| { c.as_object_mut().unwrap().remove("sub"); }), "`sub`"),
-        ("expired beyond leeway", f.token_with("u", |c| { c["exp"] = json!(t - 120); c["iat"] = json!(t - 400); }), "expired"),
-        ("not yet valid beyond leeway", f.token_with("u", |c| c["nbf"] = json!(t + 120)), "not valid yet"),
-        ("bad signature", other_key.sign(&f.issuer.claims(&f.server.resource, "u")), "signature"),
+        (
+            "wrong aud",
+            f.token_with("u", |c| c["aud"] = json!("https://elsewhere.example/mcp")),
+            "audience",
+        ),
+        (
+            "missing aud",
+            f.token_with("u", |c| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+            "`aud`",
+        ),
+        (
+            "wrong iss",
+            f.token_with("u", |c| c["iss"] = json!("http://127.0.0.1:1/realms/other")),
+            "another issuer",
+        ),
+        (
+            "missing iss",
+            f.token_with("u", |c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+            "`iss`",
+        ),
+        (
+            "missing exp",
+            f.token_with("u", |c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+            "`exp`",
+        ),
+        (
+            "missing sub",
+            f.token_with("u", |c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+            "`sub`",
+        ),
+        (
+            "expired beyond leeway",
+            f.token_with("u", |c| {
+                c["exp"] = json!(t - 120);
+                c["iat"] = json!(t - 400);
+            }),
+            "expired",
+        ),
+        (
+            "not yet valid beyond leeway",
+            f.token_with("u", |c| c["nbf"] = json!(t + 120)),
+            "not valid yet",
+        ),
+        (
+            "bad signature",
+            other_key.sign(&f.issuer.claims(&f.server.resource, "u")),
+            "signature",
+        ),
         ("garbage", "abc.def.ghi".to_string(), "well-formed"),
         ("not a JWT", "opaque-token".to_string(), "well-formed"),
     ];
     for (name, token, expected) in cases {
-        let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&common::server::initialize_request())).await;
+        let reply = f
+            .server
+            .mcp_raw(
+                Method::POST,
+                Some(&token),
+                None,
+                Some(&common::server::initialize_request()),
+            )
+            .await;
         assert_invalid_token(&reply, expected);
-        assert!(!reply.www_authenticate().contains(&token), "{name}: the challenge echoes the token");
-        assert!(!reply.body.contains(&token), "{name}: the body echoes the token");
+        assert!(
+            !reply.www_authenticate().contains(&token),
+            "{name}: the challenge echoes the token"
+        );
+        assert!(
+            !reply.body.contains(&token),
+            "{name}: the body echoes the token"
+        );
     }
     // Inside the 30 s leeway, expiry and nbf are tolerated.
-    let lenient = f.token_with("u", |c| { c["exp"] = json!(t - 5); c["nbf"] = json!(t + 5); });
+    let lenient = f.token_with("u", |c| {
+        c["exp"] = json!(t - 5);
+        c["nbf"] = json!(t + 5);
+    });
     assert!(f.server.initialize(&lenient).await.is_some());
 }
 
@@ -121,23 +222,40 @@ async fn algorithm_attacks_are_refused() {
 
     // alg: none, with and without a trailing signature.
     let none_header = B64.encode(br#"{"alg":"none","typ":"JWT","kid":"key-1"}"#);
-    for token in [format!("{none_header}.{payload}."), format!("{none_header}.{payload}.c2ln")] {
-        let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+    for token in [
+        format!("{none_header}.{payload}."),
+        format!("{none_header}.{payload}.c2ln"),
+    ] {
+        let reply = f
+            .server
+            .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+            .await;
         assert_invalid_token(&reply, "algorithm");
     }
 
     // HS256 "signed" with the RSA public key as the HMAC secret.
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("key-1".into());
-    let hs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(f.key.public_pem.as_bytes())).unwrap();
-    let reply = f.server.mcp_raw(Method::POST, Some(&hs), None, Some(&json!({}))).await;
+    let hs = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(f.key.public_pem.as_bytes()),
+    )
+    .unwrap();
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&hs), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "algorithm");
 
     // A header algorithm that does not match the key (PS256 with an RS256 key).
     let mut header = Header::new(Algorithm::PS256);
     header.kid = Some("key-1".into());
     let ps = f.key.sign_with(header, &claims);
-    let reply = f.server.mcp_raw(Method::POST, Some(&ps), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&ps), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "algorithm");
 }
 
@@ -145,7 +263,11 @@ async fn algorithm_attacks_are_refused() {
 async fn unknown_kid_triggers_one_rate_limited_refresh_and_is_then_accepted() {
     let key = TestKey::generate("key-1");
     let issuer = TestIssuer::start(&[&key], Mode::Up).await;
-    let server = ServerProcess::start(&issuer.url, &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "2s")]).await;
+    let server = ServerProcess::start(
+        &issuer.url,
+        &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "2s")],
+    )
+    .await;
     server.wait_ready(Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(2100)).await; // past the start-up fetch's window
 
@@ -155,10 +277,16 @@ async fn unknown_kid_triggers_one_rate_limited_refresh_and_is_then_accepted() {
 
     // Not published yet: one refresh, then refused. Repeats inside the window fetch nothing.
     for _ in 0..5 {
-        let reply = server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+        let reply = server
+            .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+            .await;
         assert_invalid_token(&reply, "kid");
     }
-    assert_eq!(issuer.jwks_hits() - before, 1, "unknown kids cause at most one fetch per interval");
+    assert_eq!(
+        issuer.jwks_hits() - before,
+        1,
+        "unknown kids cause at most one fetch per interval"
+    );
 
     // Published: after the interval, the next token with that kid refreshes and passes.
     issuer.publish(&rotated);
@@ -172,7 +300,11 @@ async fn unknown_kid_triggers_one_rate_limited_refresh_and_is_then_accepted() {
 async fn concurrent_unknown_kids_cause_a_single_fetch() {
     let key = TestKey::generate("key-1");
     let issuer = TestIssuer::start(&[&key], Mode::Up).await;
-    let server = ServerProcess::start(&issuer.url, &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "1s")]).await;
+    let server = ServerProcess::start(
+        &issuer.url,
+        &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "1s")],
+    )
+    .await;
     server.wait_ready(Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let rotated = TestKey::generate("key-2");
@@ -181,10 +313,23 @@ async fn concurrent_unknown_kids_cause_a_single_fetch() {
     let calls = (0..20).map(|i| {
         let token = rotated.sign(&issuer.claims(&server.resource, &format!("user-{i}")));
         let server = &server;
-        async move { server.mcp_raw(Method::POST, Some(&token), None, Some(&common::server::initialize_request())).await.status }
+        async move {
+            server
+                .mcp_raw(
+                    Method::POST,
+                    Some(&token),
+                    None,
+                    Some(&common::server::initialize_request()),
+                )
+                .await
+                .status
+        }
     });
     let statuses = futures::future::join_all(calls).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     assert_eq!(issuer.jwks_hits() - before, 1, "single flight");
 }
 
@@ -194,22 +339,34 @@ async fn jku_and_x5u_headers_are_ignored() {
     // The attacker publishes its own key and points the token at it.
     let attacker_key = TestKey::generate("attacker");
     let attacker = TestIssuer::start(&[&attacker_key], Mode::Up).await;
-    let jwks_url = format!("http://{}/realms/test/protocol/openid-connect/certs", attacker.addr);
+    let jwks_url = format!(
+        "http://{}/realms/test/protocol/openid-connect/certs",
+        attacker.addr
+    );
 
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("attacker".into());
     header.jku = Some(jwks_url.clone());
     header.x5u = Some(jwks_url.clone());
     let forged = attacker_key.sign_with(header, &f.issuer.claims(&f.server.resource, "mallory"));
-    let reply = f.server.mcp_raw(Method::POST, Some(&forged), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&forged), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "kid");
-    assert_eq!(attacker.total_hits(), 0, "the server never fetched the jku/x5u URL");
+    assert_eq!(
+        attacker.total_hits(),
+        0,
+        "the server never fetched the jku/x5u URL"
+    );
 
     // A genuine token that happens to carry a jku is judged by the issuer's keys only.
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("key-1".into());
     header.jku = Some(jwks_url);
-    let genuine = f.key.sign_with(header, &f.issuer.claims(&f.server.resource, "alice"));
+    let genuine = f
+        .key
+        .sign_with(header, &f.issuer.claims(&f.server.resource, "alice"));
     assert_eq!(f.server.whoami(&genuine).await["subject"], "alice");
     assert_eq!(attacker.total_hits(), 0);
 }
@@ -228,7 +385,13 @@ async fn query_tokens_and_malformed_headers_get_400() {
         .unwrap();
     let reply = common::Reply::read(reply).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.www_authenticate().starts_with(r#"Bearer error="invalid_request""#), "{}", reply.www_authenticate());
+    assert!(
+        reply
+            .www_authenticate()
+            .starts_with(r#"Bearer error="invalid_request""#),
+        "{}",
+        reply.www_authenticate()
+    );
     assert!(!reply.body.contains(&token));
 
     // Even with a valid header token, a token in the query is refused.
@@ -243,7 +406,13 @@ async fn query_tokens_and_malformed_headers_get_400() {
         .unwrap();
     assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
 
-    for header in ["Bearer", "Bearer ", "Bearer a b", "Bearer a,b", "Bearer {x}"] {
+    for header in [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer a,b",
+        "Bearer {x}",
+    ] {
         let reply = f
             .server
             .http
@@ -263,7 +432,10 @@ async fn query_tokens_and_malformed_headers_get_400() {
 async fn token_without_required_scope_gets_403_insufficient_scope() {
     let f = Fixture::start(&[]).await;
     let token = f.token_with("alice", |c| c["scope"] = json!("openid email"));
-    let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(
         reply.www_authenticate(),
@@ -276,7 +448,11 @@ async fn token_without_required_scope_gets_403_insufficient_scope() {
 
 #[tokio::test]
 async fn disallowed_origin_and_host_get_403() {
-    let f = Fixture::start(&[("BOX_MCP_HTTP__ALLOWED_ORIGINS", r#"["http://localhost:6274"]"#)]).await;
+    let f = Fixture::start(&[(
+        "BOX_MCP_HTTP__ALLOWED_ORIGINS",
+        r#"["http://localhost:6274"]"#,
+    )])
+    .await;
     let token = f.token("alice");
     let post = |origin: &'static str| {
         f.server
@@ -290,11 +466,17 @@ async fn disallowed_origin_and_host_get_403() {
     };
     let evil = post("https://evil.example").await.unwrap();
     assert_eq!(evil.status(), StatusCode::FORBIDDEN);
-    assert_eq!(evil.json::<Value>().await.unwrap()["error"], "origin_not_allowed");
+    assert_eq!(
+        evil.json::<Value>().await.unwrap()["error"],
+        "origin_not_allowed"
+    );
 
     let allowed = post("http://localhost:6274").await.unwrap();
     assert_eq!(allowed.status(), StatusCode::OK);
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:6274");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
 
     // DNS rebinding: a Host the server is not known by.
     let rebound = f
@@ -308,15 +490,22 @@ async fn disallowed_origin_and_host_get_403() {
         .await
         .unwrap();
     assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
-    assert_eq!(rebound.json::<Value>().await.unwrap()["error"], "host_not_allowed");
+    assert_eq!(
+        rebound.json::<Value>().await.unwrap()["error"],
+        "host_not_allowed"
+    );
 }
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let f = Fixture::start(&[("BOX_MCP_HTTP__MAX_BODY_BYTES", "4096")]).await;
     let token = f.token("alice");
-    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x".repeat(8192)}});
-    let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&big)).await;
+    let big =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x".repeat(8192)}});
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&big))
+        .await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -328,30 +517,56 @@ async fn a_session_belongs_to_the_subject_that_created_it() {
     let session = f.server.initialize(&alice).await.expect("session id");
 
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-    let replay = f.server.mcp_raw(Method::POST, Some(&bob), Some(&session), Some(&list)).await;
+    let replay = f
+        .server
+        .mcp_raw(Method::POST, Some(&bob), Some(&session), Some(&list))
+        .await;
     assert_eq!(replay.status, StatusCode::NOT_FOUND);
     for method in [Method::GET, Method::DELETE] {
-        let replay = f.server.mcp_raw(method.clone(), Some(&bob), Some(&session), None).await;
+        let replay = f
+            .server
+            .mcp_raw(method.clone(), Some(&bob), Some(&session), None)
+            .await;
         assert_eq!(replay.status, StatusCode::NOT_FOUND, "{method}");
     }
     // A session id nobody was given looks the same.
-    let unknown = f.server.mcp_raw(Method::POST, Some(&bob), Some("made-up"), Some(&list)).await;
+    let unknown = f
+        .server
+        .mcp_raw(Method::POST, Some(&bob), Some("made-up"), Some(&list))
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body, replay_body(&f, &bob, &session).await);
 
     // The owner, with a fresh token, still uses it; then ends it.
     let alice_again = f.token_with("alice", |c| c["jti"] = json!("second"));
-    let ok = f.server.mcp_raw(Method::POST, Some(&alice_again), Some(&session), Some(&list)).await;
+    let ok = f
+        .server
+        .mcp_raw(
+            Method::POST,
+            Some(&alice_again),
+            Some(&session),
+            Some(&list),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let end = f.server.mcp_raw(Method::DELETE, Some(&alice), Some(&session), None).await;
+    let end = f
+        .server
+        .mcp_raw(Method::DELETE, Some(&alice), Some(&session), None)
+        .await;
     assert!(end.status.is_success(), "{}", end.status);
-    let after = f.server.mcp_raw(Method::POST, Some(&alice), Some(&session), Some(&list)).await;
+    let after = f
+        .server
+        .mcp_raw(Method::POST, Some(&alice), Some(&session), Some(&list))
+        .await;
     assert_eq!(after.status, StatusCode::NOT_FOUND);
 }
 
 async fn replay_body(f: &Fixture, token: &str, session: &str) -> String {
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-    f.server.mcp_raw(Method::POST, Some(token), Some(session), Some(&list)).await.body
+    f.server
+        .mcp_raw(Method::POST, Some(token), Some(session), Some(&list))
+        .await
+        .body
 }
 
 #[tokio::test]
@@ -361,18 +576,49 @@ async fn idp_down_at_start_gives_503_then_recovers_without_restart() {
     let server = ServerProcess::start(&issuer.url, &[]).await;
     let token = key.sign(&issuer.claims(&server.resource, "alice"));
 
-    let reply = server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+    // /readyz says why it is not ready, once the first attempt has failed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let ready = server
+            .http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = ready.json().await.unwrap();
+        if !body["keys"]["reason"].is_null() || tokio::time::Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["ready"], false);
+    assert!(
+        body["keys"]["reason"].as_str().unwrap().contains("503"),
+        "{body}"
+    );
+
+    let reply = server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+        .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.json()["error"], "identity_provider_unavailable");
-    assert!(reply.json()["error_description"].as_str().unwrap().contains("503"), "{}", reply.body);
+    assert!(
+        reply.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{}",
+        reply.body
+    );
     assert!(reply.header("retry-after").is_some());
 
-    let ready = server.http.get(format!("{}/readyz", server.base)).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(body["ready"], false);
-    assert!(body["keys"]["reason"].as_str().unwrap().contains("503"), "{body}");
-    let health = server.http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let health = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 
     issuer.set_mode(Mode::Up);
@@ -387,13 +633,31 @@ async fn jwks_failing_after_start_keeps_the_known_keys() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // An unknown kid forces a refresh, which fails...
     let stranger = TestKey::generate("key-9").sign(&f.issuer.claims(&f.server.resource, "x"));
-    let reply = f.server.mcp_raw(Method::POST, Some(&stranger), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&stranger), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "kid");
     // ...and a token never seen before, signed with a known key, still verifies.
     assert_eq!(f.server.whoami(&f.token("carol")).await["subject"], "carol");
-    let ready: Value = f.server.http.get(format!("{}/readyz", f.server.base)).send().await.unwrap().json().await.unwrap();
+    let ready: Value = f
+        .server
+        .http
+        .get(format!("{}/readyz", f.server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["ready"], true);
-    assert!(ready["keys"]["last_error"].as_str().unwrap().contains("500"), "{ready}");
+    assert!(
+        ready["keys"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("500"),
+        "{ready}"
+    );
 }
 
 #[tokio::test]
@@ -409,7 +673,10 @@ async fn withdrawn_keys_stop_counting_even_for_cached_tokens() {
     // A token with the new kid makes the server refresh; key-1 is gone afterwards.
     let fresh = replacement.sign(&f.issuer.claims(&f.server.resource, "bob"));
     assert_eq!(f.server.whoami(&fresh).await["subject"], "bob");
-    let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "kid");
 }
 
@@ -419,7 +686,10 @@ async fn a_cached_token_still_expires() {
     let token = f.token_with("alice", |c| c["exp"] = json!(now() + 2));
     assert_eq!(f.server.whoami(&token).await["subject"], "alice");
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let reply = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "expired");
 }
 
@@ -430,15 +700,36 @@ async fn discovery_must_name_the_configured_issuer() {
     issuer.claim_issuer("http://127.0.0.1:1/realms/impostor");
     let server = ServerProcess::start(&issuer.url, &[]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let ready: Value = server.http.get(format!("{}/readyz", server.base)).send().await.unwrap().json().await.unwrap();
+    let ready: Value = server
+        .http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["ready"], false);
-    assert!(ready["keys"]["reason"].as_str().unwrap().contains("impostor"), "{ready}");
+    assert!(
+        ready["keys"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("impostor"),
+        "{ready}"
+    );
 }
 
 #[tokio::test]
 async fn both_metadata_documents_name_the_canonical_resource() {
-    let f = Fixture::start(&[("BOX_MCP_AUTH__SCOPES_SUPPORTED", r#"["mcp:tools","box:write","offline_access"]"#)]).await;
-    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
+    let f = Fixture::start(&[(
+        "BOX_MCP_AUTH__SCOPES_SUPPORTED",
+        r#"["mcp:tools","box:write","offline_access"]"#,
+    )])
+    .await;
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
         let reply = f
             .server
             .http
@@ -449,9 +740,16 @@ async fn both_metadata_documents_name_the_canonical_resource() {
             .unwrap();
         assert_eq!(reply.status(), StatusCode::OK, "{path}");
         assert_eq!(reply.headers()["content-type"], "application/json");
-        assert_eq!(reply.headers()["access-control-allow-origin"], "*", "{path} is CORS-readable");
+        assert_eq!(
+            reply.headers()["access-control-allow-origin"],
+            "*",
+            "{path} is CORS-readable"
+        );
         let doc: Value = reply.json().await.unwrap();
-        assert_eq!(doc["resource"].as_str().unwrap().as_bytes(), f.server.resource.as_bytes());
+        assert_eq!(
+            doc["resource"].as_str().unwrap().as_bytes(),
+            f.server.resource.as_bytes()
+        );
         assert_eq!(doc["authorization_servers"], json!([f.issuer.url]));
         assert_eq!(doc["scopes_supported"], json!(["mcp:tools", "box:write"]));
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
@@ -469,7 +767,10 @@ async fn a_configured_public_url_is_the_audience_and_resource() {
     let doc: Value = f
         .server
         .http
-        .get(format!("{}/.well-known/oauth-protected-resource/mcp", f.server.base))
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            f.server.base
+        ))
         .send()
         .await
         .unwrap()
@@ -477,10 +778,15 @@ async fn a_configured_public_url_is_the_audience_and_resource() {
         .await
         .unwrap();
     assert_eq!(doc["resource"], "https://mcp.example.com/mcp");
-    let for_public = f.key.sign(&f.issuer.claims("https://mcp.example.com/mcp", "alice"));
+    let for_public = f
+        .key
+        .sign(&f.issuer.claims("https://mcp.example.com/mcp", "alice"));
     assert_eq!(f.server.whoami(&for_public).await["subject"], "alice");
     let for_local = f.token("alice"); // audience = the loopback URL, not the public one
-    let reply = f.server.mcp_raw(Method::POST, Some(&for_local), None, Some(&json!({}))).await;
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&for_local), None, Some(&json!({})))
+        .await;
     assert_invalid_token(&reply, "audience");
 }
 
@@ -488,10 +794,29 @@ async fn a_configured_public_url_is_the_audience_and_resource() {
 async fn stateless_mode_serves_tools_without_sessions() {
     let f = Fixture::start(&[("BOX_MCP_STATELESS", "true")]).await;
     let token = f.token("alice");
-    let init = f.server.mcp_raw(Method::POST, Some(&token), None, Some(&common::server::initialize_request())).await;
+    let init = f
+        .server
+        .mcp_raw(
+            Method::POST,
+            Some(&token),
+            None,
+            Some(&common::server::initialize_request()),
+        )
+        .await;
     assert_eq!(init.status, StatusCode::OK, "{}", init.body);
     assert!(init.header("mcp-session-id").is_none());
-    let call = f.server.rpc(&token, None, "tools/call", json!({"name": "whoami", "arguments": {}})).await;
+    let call = f
+        .server
+        .rpc(
+            &token,
+            None,
+            "tools/call",
+            json!({"name": "whoami", "arguments": {}}),
+        )
+        .await;
     assert_eq!(call.status, StatusCode::OK, "{}", call.body);
-    assert_eq!(call.json_rpc()["result"]["structuredContent"]["subject"], "alice");
+    assert_eq!(
+        call.json_rpc()["result"]["structuredContent"]["subject"],
+        "alice"
+    );
 }

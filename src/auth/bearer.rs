@@ -12,7 +12,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(ApiError::MalformedAuthorization("more than one Authorization header"));
+        return Err(ApiError::MalformedAuthorization(
+            "more than one Authorization header",
+        ));
     }
     let value = value
         .to_str()
@@ -24,7 +26,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(ApiError::MalformedAuthorization("the bearer token is empty"));
+        return Err(ApiError::MalformedAuthorization(
+            "the bearer token is empty",
+        ));
     }
     if !is_b64token(token) {
         return Err(ApiError::MalformedAuthorization(
@@ -38,15 +42,16 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// True when the query string carries an `access_token` (RFC 6750 §2.3), which we refuse.
 pub fn token_in_query(uri: &Uri) -> bool {
     uri.query().is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
     })
 }
 
@@ -66,19 +71,34 @@ mod tests {
 
     #[test]
     fn reads_bearer_tokens_case_insensitively() {
-        assert_eq!(bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(), Some("abc.def.ghi"));
-        assert_eq!(bearer_token(&headers(&["bearer abc"])).unwrap(), Some("abc"));
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def.ghi"])).unwrap(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            bearer_token(&headers(&["bearer abc"])).unwrap(),
+            Some("abc")
+        );
     }
 
     #[test]
     fn absent_or_other_scheme_is_no_token() {
         assert_eq!(bearer_token(&headers(&[])).unwrap(), None);
-        assert_eq!(bearer_token(&headers(&["Basic dXNlcjpwYXNz"])).unwrap(), None);
+        assert_eq!(
+            bearer_token(&headers(&["Basic dXNlcjpwYXNz"])).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn malformed_headers_are_errors() {
-        for bad in [&["Bearer"][..], &["Bearer "], &["Bearer a b"], &["Bearer a,b"], &["Bearer x", "Bearer y"]] {
+        for bad in [
+            &["Bearer"][..],
+            &["Bearer "],
+            &["Bearer a b"],
+            &["Bearer a,b"],
+            &["Bearer x", "Bearer y"],
+        ] {
             assert!(bearer_token(&headers(bad)).is_err(), "{bad:?}");
         }
     }

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;
-use serde::Deserialize;
 use openidconnect::core::CoreProviderMetadata;
 use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use serde::Deserialize;
 use url::Url;
 
 /// Largest IdP document we read; real ones are a few KiB.
@@ -176,8 +176,13 @@ fn parse_max_age(cache_control: &str) -> Option<Duration> {
     }
     cache_control.split(',').find_map(|directive| {
         let (name, value) = directive.trim().split_once('=')?;
-        name.eq_ignore_ascii_case("max-age")
-            .then(|| value.trim_matches('"').parse().ok().map(Duration::from_secs))?
+        name.eq_ignore_ascii_case("max-age").then(|| {
+            value
+                .trim_matches('"')
+                .parse()
+                .ok()
+                .map(Duration::from_secs)
+        })?
     })
 }
 
@@ -187,7 +192,10 @@ mod tests {
 
     #[test]
     fn max_age_is_read_from_cache_control() {
-        assert_eq!(parse_max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse_max_age("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(parse_max_age("no-cache"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);

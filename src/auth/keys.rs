@@ -61,7 +61,10 @@ pub enum Readiness {
     Starting { reason: Option<String> },
     /// Keys are loaded. `last_error` is the last refresh failure, if the newest
     /// refresh failed and older keys are in use.
-    Ready { keys: usize, last_error: Option<String> },
+    Ready {
+        keys: usize,
+        last_error: Option<String>,
+    },
 }
 
 pub struct KeyStore {
@@ -127,7 +130,10 @@ impl KeyStore {
         self.refresh_for_unknown_kid(kid).await
     }
 
-    async fn refresh_for_unknown_kid(&self, kid: &str) -> Result<Arc<VerificationKey>, KeyLookupError> {
+    async fn refresh_for_unknown_kid(
+        &self,
+        kid: &str,
+    ) -> Result<Arc<VerificationKey>, KeyLookupError> {
         let unknown = || KeyLookupError::Rejected(TokenRejection::UnknownKey);
         let mut last_fetch = self.fetch_gate.lock().await;
         // Someone else may have refreshed while we waited for the gate.
@@ -208,7 +214,11 @@ impl KeyStore {
             return Err(IdpError::NoUsableKeys(uri.to_string()));
         }
         let ignored = fetched.keys.len() + fetched.skipped - set.by_kid.len();
-        tracing::info!(keys = set.by_kid.len(), ignored, "loaded the issuer's signing keys");
+        tracing::info!(
+            keys = set.by_kid.len(),
+            ignored,
+            "loaded the issuer's signing keys"
+        );
         self.readiness.store(Arc::new(Readiness::Ready {
             keys: set.by_kid.len(),
             last_error: None,
@@ -220,7 +230,10 @@ impl KeyStore {
     fn next_refresh(&self, max_age: Option<Duration>) -> Duration {
         match max_age {
             // Honour the IdP's cache lifetime, but never hammer it nor go stale for a day.
-            Some(age) => age.clamp(self.refresh.min_interval.max(Duration::from_secs(1)), Duration::from_secs(86_400)),
+            Some(age) => age.clamp(
+                self.refresh.min_interval.max(Duration::from_secs(1)),
+                Duration::from_secs(86_400),
+            ),
             None => self.refresh.default_interval,
         }
     }
@@ -276,7 +289,11 @@ impl KeyStore {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
 
         let kid: Arc<str> = jwk.common.key_id.as_deref().unwrap_or("").into();
-        Some(VerificationKey { kid, key, validation })
+        Some(VerificationKey {
+            kid,
+            key,
+            validation,
+        })
     }
 }
 

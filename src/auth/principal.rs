@@ -37,7 +37,11 @@ impl Principal {
         paths: &ClaimPaths,
         valid_until: u64,
     ) -> Option<Self> {
-        let subject = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?.to_string();
+        let subject = claims
+            .get("sub")?
+            .as_str()
+            .filter(|s| !s.is_empty())?
+            .to_string();
         Some(Self {
             issuer: issuer.to_string(),
             subject,
@@ -104,7 +108,11 @@ fn scope_list(claims: &Map<String, Value>, paths: &[String]) -> Vec<String> {
         match lookup(claims, path) {
             Some(Value::String(s)) => return s.split_whitespace().map(String::from).collect(),
             Some(Value::Array(items)) => {
-                return items.iter().filter_map(Value::as_str).map(String::from).collect();
+                return items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
             }
             _ => {}
         }
@@ -145,7 +153,11 @@ mod tests {
 
     #[test]
     fn auth0_token_maps_namespaced_roles_and_permissions() {
-        let paths = ClaimsConfig { preset: ClaimPreset::Auth0, ..Default::default() }.resolve();
+        let paths = ClaimsConfig {
+            preset: ClaimPreset::Auth0,
+            ..Default::default()
+        }
+        .resolve();
         let c = claims(json!({
             "sub": "auth0|42", "https://box-mcp/roles": ["mcp-viewer"],
             "permissions": ["mcp:tools"], "scope": "openid mcp:tools", "azp": "abc"
@@ -166,7 +178,13 @@ mod tests {
     #[test]
     fn scp_array_is_read_when_scope_is_absent() {
         let paths = ClaimsConfig::default().resolve();
-        let p = Principal::from_claims("i", &claims(json!({"sub": "s", "scp": ["a", "b"]})), &paths, 0).unwrap();
+        let p = Principal::from_claims(
+            "i",
+            &claims(json!({"sub": "s", "scp": ["a", "b"]})),
+            &paths,
+            0,
+        )
+        .unwrap();
         assert_eq!(p.scopes, vec!["a", "b"]);
     }
 }

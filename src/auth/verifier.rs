@@ -63,7 +63,9 @@ impl TokenVerifier {
     ) -> Self {
         let cache = Cache::builder()
             .max_capacity(cache_capacity)
-            .expire_after(UntilTokenExpiry { max_ttl: cache_max_ttl })
+            .expire_after(UntilTokenExpiry {
+                max_ttl: cache_max_ttl,
+            })
             .build();
         Self {
             keys,
@@ -107,7 +109,11 @@ impl TokenVerifier {
                 }
                 KeyLookupError::Rejected(r) => r.into(),
             })?;
-        let VerificationKey { kid, key, validation } = &*key;
+        let VerificationKey {
+            kid,
+            key,
+            validation,
+        } = &*key;
         let data = decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenRejection::from(&e))?;
         let exp = data
@@ -115,8 +121,9 @@ impl TokenVerifier {
             .get("exp")
             .and_then(Value::as_u64)
             .ok_or(TokenRejection::InvalidClaim("exp"))?;
-        let principal = Principal::from_claims(&self.issuer, &data.claims, &self.claims, exp + self.leeway)
-            .ok_or(TokenRejection::InvalidClaim("sub"))?;
+        let principal =
+            Principal::from_claims(&self.issuer, &data.claims, &self.claims, exp + self.leeway)
+                .ok_or(TokenRejection::InvalidClaim("sub"))?;
         Ok(Verified {
             principal: Arc::new(principal),
             kid: Arc::clone(kid),
@@ -137,7 +144,11 @@ fn header_rejection(token: &str) -> TokenRejection {
     let alg = token
         .split('.')
         .next()
-        .and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
         .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
         .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_owned));
     match alg {

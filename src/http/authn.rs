@@ -19,7 +19,11 @@ use crate::{
     error::ApiError,
 };
 
-pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     // Read what we need from the request before awaiting: a borrowed request
     // (its body is not `Sync`) cannot be held across an await point.
     let presented = presented_token(&request).map(|t| t.map(str::to_owned));

@@ -31,7 +31,10 @@ impl Challenge {
         let mut out = String::from("Bearer ");
         match error {
             None => {
-                out.push_str(&format!("resource_metadata=\"{}\"", quoted(&self.resource_metadata)));
+                out.push_str(&format!(
+                    "resource_metadata=\"{}\"",
+                    quoted(&self.resource_metadata)
+                ));
                 scope_param(&mut out);
             }
             Some((code, description)) => {
@@ -41,7 +44,10 @@ impl Challenge {
                     quoted(description)
                 ));
                 scope_param(&mut out);
-                out.push_str(&format!(", resource_metadata=\"{}\"", quoted(&self.resource_metadata)));
+                out.push_str(&format!(
+                    ", resource_metadata=\"{}\"",
+                    quoted(&self.resource_metadata)
+                ));
             }
         }
         out
@@ -62,7 +68,10 @@ mod tests {
 
     #[test]
     fn plain_challenge_has_metadata_then_scope() {
-        let c = Challenge::new("https://h/.well-known/oauth-protected-resource/mcp", &["mcp:tools".into()]);
+        let c = Challenge::new(
+            "https://h/.well-known/oauth-protected-resource/mcp",
+            &["mcp:tools".into()],
+        );
         assert_eq!(
             c.render(None, None),
             r#"Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", scope="mcp:tools""#
@@ -73,7 +82,10 @@ mod tests {
     fn error_challenge_is_escaped() {
         let c = Challenge::new("https://h/m", &["a".into()]);
         assert_eq!(
-            c.render(Some(("invalid_token", "bad \"x\"\n")), Some(&["a".into(), "b".into()])),
+            c.render(
+                Some(("invalid_token", "bad \"x\"\n")),
+                Some(&["a".into(), "b".into()])
+            ),
             r#"Bearer error="invalid_token", error_description="bad x", scope="a b", resource_metadata="https://h/m""#
         );
     }

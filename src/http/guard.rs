@@ -39,7 +39,9 @@ impl RequestGuard {
         };
         let host = host.to_ascii_lowercase();
         let name = strip_port(&host);
-        hosts.iter().any(|allowed| *allowed == host || allowed == name)
+        hosts
+            .iter()
+            .any(|allowed| *allowed == host || allowed == name)
     }
 
     /// An absent Origin passes (non-browser clients); a present one must be listed.
@@ -59,7 +61,11 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-pub async fn check_host(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn check_host(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
     // HTTP/2 carries the authority in the URI rather than a Host header.
     let host = host.or_else(|| request.uri().authority().map(|a| a.as_str()));
@@ -70,8 +76,15 @@ pub async fn check_host(State(state): State<Arc<AppState>>, request: Request, ne
     next.run(request).await
 }
 
-pub async fn check_origin(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(ORIGIN).map(|o| o.to_str().unwrap_or("\u{0}"));
+pub async fn check_origin(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(ORIGIN)
+        .map(|o| o.to_str().unwrap_or("\u{0}"));
     if !state.guard.origin_allowed(origin) {
         tracing::info!(code = "origin_not_allowed", "request refused");
         return ApiError::OriginNotAllowed.into_response_with(&state.challenge);

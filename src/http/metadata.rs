@@ -19,7 +19,11 @@ impl ProtectedResourceMetadata {
             resource: urls.resource.clone(),
             authorization_servers: vec![issuer.to_string()],
             // RFC 9728 / MCP 2026-07-28: the minimal set, never offline_access.
-            scopes_supported: scopes.iter().filter(|s| *s != "offline_access").cloned().collect(),
+            scopes_supported: scopes
+                .iter()
+                .filter(|s| *s != "offline_access")
+                .cloned()
+                .collect(),
             bearer_methods_supported: vec!["header"],
             resource_name: name.to_string(),
         }

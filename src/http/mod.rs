@@ -16,21 +16,21 @@ use bytes::Bytes;
 use axum::{
     Router,
     extract::State,
-    response::IntoResponse,
     http::{HeaderName, HeaderValue, Method, header},
     middleware::from_fn_with_state,
+    response::IntoResponse,
     routing::get,
 };
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
+use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
-use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
 use crate::{
@@ -65,7 +65,9 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         .with_max_request_body_bytes(raw.http.max_body_bytes)
         .with_cancellation_token(shutdown);
     if raw.stateless {
-        mcp_config = mcp_config.with_legacy_session_mode(false).with_json_response(true);
+        mcp_config = mcp_config
+            .with_legacy_session_mode(false)
+            .with_json_response(true);
     }
     let mut session_manager = LocalSessionManager::default();
     session_manager.session_config.keep_alive = Some(raw.session.idle_timeout);
@@ -86,13 +88,20 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         .layer(from_fn_with_state(state.clone(), guard::check_origin));
 
     let metadata = Router::new()
-        .route("/.well-known/oauth-protected-resource", get(protected_resource_metadata))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(protected_resource_metadata),
+        )
         .route(
             &format!("/.well-known/oauth-protected-resource{MCP_PATH}"),
             get(protected_resource_metadata),
         )
         // Browser-based clients read the metadata cross-origin.
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]));
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET]),
+        );
 
     Router::new()
         .merge(mcp)
@@ -116,7 +125,10 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
 /// Serves the metadata document rendered once at start.
 async fn protected_resource_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         state.metadata_json.clone(),
     )
 }

@@ -39,7 +39,11 @@ impl SessionBindings {
     }
 }
 
-pub async fn bind_session(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn bind_session(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(principal) = request.extensions().get::<Arc<Principal>>().cloned() else {
         // The authentication layer always runs first; refuse rather than guess.
         return ApiError::MissingToken.into_response_with(&state.challenge);
@@ -62,7 +66,11 @@ pub async fn bind_session(State(state): State<Arc<AppState>>, request: Request, 
 
     match presented {
         None => {
-            if let Some(created) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+            if let Some(created) = response
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+            {
                 state
                     .sessions
                     .owners

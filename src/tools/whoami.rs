@@ -1,6 +1,9 @@
 //! `whoami`: the caller as the server sees it. Never a token.
 
-use rmcp::{ErrorData, RoleServer, handler::server::wrapper::Json, service::RequestContext, tool, tool_router};
+use rmcp::{
+    ErrorData, RoleServer, handler::server::wrapper::Json, service::RequestContext, tool,
+    tool_router,
+};
 
 use crate::{auth::Principal, mcp::BoxMcp};
 
@@ -9,9 +12,18 @@ impl BoxMcp {
     #[tool(
         name = "whoami",
         description = "Show who you are signed in as: subject, username, email, client, roles, groups, scopes and the mapped Box user.",
-        annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "Who am I",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn whoami(&self, context: RequestContext<RoleServer>) -> Result<Json<Principal>, ErrorData> {
+    async fn whoami(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<Principal>, ErrorData> {
         let caller = self.caller(&context)?;
         Ok(Json((*caller).clone()))
     }

@@ -16,7 +16,9 @@ use aws_lc_rs::{
     signature::KeyPair as _,
 };
 use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64, engine::general_purpose::STANDARD};
+use base64::{
+    Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD as B64,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
@@ -32,18 +34,27 @@ pub struct TestKey {
 
 fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 impl TestKey {
     pub fn generate(kid: &str) -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
         let private_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).expect("pkcs8");
-        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", private_der.as_ref()).as_bytes())
-            .expect("encoding key");
+        let encoding =
+            EncodingKey::from_rsa_pem(pem("PRIVATE KEY", private_der.as_ref()).as_bytes())
+                .expect("encoding key");
         let public = pair.public_key();
-        let public_der = AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(public).expect("spki");
+        let public_der =
+            AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(public).expect("spki");
         let jwk = json!({
             "kty": "RSA",
             "kid": kid,
@@ -73,7 +84,10 @@ impl TestKey {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// How the issuer answers.
@@ -116,7 +130,10 @@ impl TestIssuer {
             jwks_hits: AtomicUsize::new(0),
         });
         let app = Router::new()
-            .route("/realms/test/.well-known/openid-configuration", get(discovery))
+            .route(
+                "/realms/test/.well-known/openid-configuration",
+                get(discovery),
+            )
             .route("/realms/test/protocol/openid-connect/certs", get(jwks))
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -132,7 +149,11 @@ impl TestIssuer {
     }
 
     pub fn withdraw(&self, kid: &str) {
-        self.inner.published.lock().unwrap().retain(|k| k["kid"] != kid);
+        self.inner
+            .published
+            .lock()
+            .unwrap()
+            .retain(|k| k["kid"] != kid);
     }
 
     /// Makes the discovery document claim another issuer (a mix-up attack).
@@ -177,7 +198,14 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> impl IntoResponse {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
     let issuer = inner.issuer.lock().unwrap().clone();
-    let base = format!("http://{}", issuer.trim_start_matches("http://").split('/').next().unwrap());
+    let base = format!(
+        "http://{}",
+        issuer
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+    );
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/realms/test/protocol/openid-connect/auth"),

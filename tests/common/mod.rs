@@ -1,5 +1,5 @@
 //! Shared test harness: a local OIDC issuer and the real server process.
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod issuer;
 pub mod server;
@@ -20,12 +20,17 @@ impl Fixture {
         let issuer = TestIssuer::start(&[&key], Mode::Up).await;
         let server = ServerProcess::start(&issuer.url, env).await;
         server.wait_ready(std::time::Duration::from_secs(10)).await;
-        Self { key, issuer, server }
+        Self {
+            key,
+            issuer,
+            server,
+        }
     }
 
     /// A valid token for `sub`.
     pub fn token(&self, sub: &str) -> String {
-        self.key.sign(&self.issuer.claims(&self.server.resource, sub))
+        self.key
+            .sign(&self.issuer.claims(&self.server.resource, sub))
     }
 
     /// A token for `sub` after `edit` changed its claims.

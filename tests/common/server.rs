@@ -108,11 +108,20 @@ impl ServerProcess {
     pub async fn wait_ready(&self, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let r = self.http.get(format!("{}/readyz", self.base)).send().await.unwrap();
+            let r = self
+                .http
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await
+                .unwrap();
             if r.status() == StatusCode::OK {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "server not ready: {}", r.text().await.unwrap());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server not ready: {}",
+                r.text().await.unwrap()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -144,27 +153,48 @@ impl ServerProcess {
 
     /// `initialize` + `notifications/initialized`; returns the session id.
     pub async fn initialize(&self, token: &str) -> Option<String> {
-        let reply = self.mcp_raw(Method::POST, Some(token), None, Some(&initialize_request())).await;
+        let reply = self
+            .mcp_raw(Method::POST, Some(token), None, Some(&initialize_request()))
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "initialize: {}", reply.body);
         assert!(reply.json_rpc().get("result").is_some(), "{}", reply.body);
         let session = reply.header("mcp-session-id");
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let ack = self.mcp_raw(Method::POST, Some(token), session.as_deref(), Some(&note)).await;
-        assert_eq!(ack.status, StatusCode::ACCEPTED, "initialized: {}", ack.body);
+        let ack = self
+            .mcp_raw(Method::POST, Some(token), session.as_deref(), Some(&note))
+            .await;
+        assert_eq!(
+            ack.status,
+            StatusCode::ACCEPTED,
+            "initialized: {}",
+            ack.body
+        );
         session
     }
 
     /// A JSON-RPC request in a session; returns the reply.
-    pub async fn rpc(&self, token: &str, session: Option<&str>, method: &str, params: Value) -> Reply {
+    pub async fn rpc(
+        &self,
+        token: &str,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Reply {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
-        self.mcp_raw(Method::POST, Some(token), session, Some(&body)).await
+        self.mcp_raw(Method::POST, Some(token), session, Some(&body))
+            .await
     }
 
     /// `tools/call whoami` in a fresh session; returns the structured result.
     pub async fn whoami(&self, token: &str) -> Value {
         let session = self.initialize(token).await;
         let reply = self
-            .rpc(token, session.as_deref(), "tools/call", json!({"name": "whoami", "arguments": {}}))
+            .rpc(
+                token,
+                session.as_deref(),
+                "tools/call",
+                json!({"name": "whoami", "arguments": {}}),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.json_rpc()["result"]["structuredContent"].clone()
@@ -194,11 +224,17 @@ impl Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
-        Self { status, headers, body }
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     }
 
     pub fn www_authenticate(&self) -> String {
@@ -211,7 +247,10 @@ impl Reply {
 
     /// The JSON-RPC message of a JSON or SSE reply (the one with an `id`).
     pub fn json_rpc(&self) -> Value {
-        if self.header("content-type").is_some_and(|c| c.starts_with("text/event-stream")) {
+        if self
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+        {
             self.body
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))

@@ -1,0 +1,94 @@
+//! `box-mcp config check`: prints the effective configuration, or names the bad key.
+
+use std::process::Command;
+
+fn config_check(env: &[(&str, &str)], file: Option<&std::path::Path>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-mcp"));
+    cmd.env_clear();
+    if let Some(f) = file {
+        cmd.arg("--config").arg(f);
+    }
+    cmd.args(["config", "check"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn defaults_are_valid_and_printed() {
+    let (code, out, _) = config_check(&[], None);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("issuer = \"http://127.0.0.1:8080/realms/box-mcp\""),
+        "{out}"
+    );
+    assert!(out.contains("leeway = \"30s\""), "{out}");
+}
+
+#[test]
+fn file_then_environment_layers_apply_in_order() {
+    let dir = std::env::temp_dir().join(format!("box-mcp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("box-mcp.toml");
+    std::fs::write(
+        &file,
+        "public_base_url = \"https://mcp.example.com\"\n[auth]\nissuer = \"https://idp.example.com/realms/x\"\nleeway = \"10s\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = config_check(&[("BOX_MCP_AUTH__LEEWAY", "5s")], Some(&file));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("issuer = \"https://idp.example.com/realms/x\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("leeway = \"5s\""),
+        "environment wins over the file: {out}"
+    );
+    assert!(
+        out.contains("public_base_url = \"https://mcp.example.com\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn invalid_values_exit_non_zero_naming_the_key() {
+    for (env, key) in [
+        (("BOX_MCP_AUTH__LEEWAY", "soon"), "LEEWAY"),
+        (
+            ("BOX_MCP_AUTH__ALGORITHMS", r#"["HS256"]"#),
+            "auth.algorithms",
+        ),
+        (("BOX_MCP_AUTH__ISSUER", "not a url"), "auth.issuer"),
+        (("BOX_MCP_LISTEN", "localhost"), "listen"),
+        (("BOX_MCP_HTTP__MAX_BODY_BYTES", "0"), "http.max_body_bytes"),
+        (
+            ("BOX_MCP_AUTH__REQUIRED_SCOPES", r#"["bad scope"]"#),
+            "required_scopes",
+        ),
+    ] {
+        let (code, _, err) = config_check(&[env], None);
+        assert_eq!(code, 2, "{env:?}");
+        assert!(err.contains(key), "{env:?}: {err}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_missing_files_are_errors() {
+    let dir = std::env::temp_dir().join(format!("box-mcp-cli-u-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("typo.toml");
+    std::fs::write(&file, "[auth]\nisuer = \"https://idp\"\n").unwrap();
+    let (code, _, err) = config_check(&[], Some(&file));
+    assert_eq!(code, 2);
+    assert!(err.contains("isuer"), "{err}");
+    let (code, _, err) = config_check(&[], Some(&dir.join("absent.toml")));
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
+}

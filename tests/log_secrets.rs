@@ -1,0 +1,103 @@
+//! Invariant: no token, signature segment or Authorization value ever appears in
+//! a log line. A run with valid and invalid tokens at the most verbose log level,
+//! every line of stdout and stderr captured.
+
+mod common;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use common::{Fixture, TestKey, now};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn no_token_or_authorization_value_reaches_the_logs() {
+    let f = Fixture::start(&[("BOX_MCP_LOG__LEVEL", "trace")]).await;
+    let claims = f.issuer.claims(&f.server.resource, "alice");
+    let forged_none = format!(
+        "{}.{}.",
+        B64.encode(br#"{"alg":"none","kid":"key-1"}"#),
+        B64.encode(serde_json::to_vec(&claims).unwrap())
+    );
+    let tokens = vec![
+        f.token("alice"),
+        f.token("bob"),
+        f.token_with("carol", |c| c["exp"] = json!(now() - 3600)),
+        f.token_with("dave", |c| {
+            c["aud"] = json!("https://elsewhere.example/mcp")
+        }),
+        TestKey::generate("key-1").sign(&claims),
+        TestKey::generate("unknown-kid").sign(&claims),
+        forged_none,
+        "opaque-secret-token-value-0123456789".to_string(),
+    ];
+
+    for token in &tokens {
+        let _ = f
+            .server
+            .mcp_raw(
+                Method::POST,
+                Some(token),
+                None,
+                Some(&common::server::initialize_request()),
+            )
+            .await;
+    }
+    // The valid ones also do a full session and a tool call.
+    assert_eq!(f.server.whoami(&tokens[0]).await["subject"], "alice");
+    assert_eq!(f.server.whoami(&tokens[1]).await["subject"], "bob");
+    // A token in the query string, and a malformed header holding a token.
+    let _ = f
+        .server
+        .http
+        .post(format!("{}?access_token={}", f.server.resource, tokens[0]))
+        .send()
+        .await;
+    let _ = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .header("authorization", format!("Bearer {} extra", tokens[1]))
+        .send()
+        .await;
+    // A client-chosen request id is replaced, never logged.
+    let _ = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .header("x-request-id", &tokens[0])
+        .bearer_auth(&tokens[0])
+        .json(&common::server::initialize_request())
+        .send()
+        .await;
+
+    let logs = f.server.stop().await;
+    let all = logs.join("\n");
+    // The capture is real: requests, refusals and successes were all logged.
+    assert!(logs.len() > 20, "too few log lines: {}", logs.len());
+    assert!(
+        all.contains("request refused") && all.contains("invalid_token"),
+        "refusals are logged"
+    );
+    assert!(
+        all.contains("\"subject\":\"alice\""),
+        "accepted requests are logged with their subject"
+    );
+    assert!(all.contains("request_id"), "lines carry the request id");
+
+    for token in &tokens {
+        assert!(
+            !all.contains(token.as_str()),
+            "a whole token appears in the logs"
+        );
+        for segment in token.split('.').filter(|s| s.len() >= 16) {
+            assert!(
+                !all.contains(segment),
+                "a token segment appears in the logs: {segment}"
+            );
+        }
+    }
+    assert!(
+        !all.to_ascii_lowercase().contains("bearer "),
+        "an Authorization value appears in the logs"
+    );
+}
