@@ -820,3 +820,74 @@ async fn stateless_mode_serves_tools_without_sessions() {
         "alice"
     );
 }
+
+#[tokio::test]
+async fn protocol_revisions_2025_11_25_and_2026_07_28_are_served() {
+    let f = Fixture::start(&[]).await;
+    let token = f.token("alice");
+
+    // 2025-11-25: initialize negotiates that revision.
+    let mut init = common::server::initialize_request();
+    init["params"]["protocolVersion"] = json!("2025-11-25");
+    let reply = f
+        .server
+        .mcp_raw(Method::POST, Some(&token), None, Some(&init))
+        .await;
+    assert_eq!(
+        reply.json_rpc()["result"]["protocolVersion"],
+        "2025-11-25",
+        "{}",
+        reply.body
+    );
+
+    // 2026-07-28: no initialize, no session; every request carries its metadata.
+    let call = json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {
+            "name": "whoami", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }
+        }
+    });
+    let reply = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "whoami")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    let reply = common::Reply::read(reply).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.header("mcp-session-id").is_none());
+    assert_eq!(
+        reply.json_rpc()["result"]["structuredContent"]["subject"],
+        "alice",
+        "{}",
+        reply.body
+    );
+
+    // Without a token, 2026-07-28 requests get the same challenge.
+    let reply = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .header("mcp-protocol-version", "2026-07-28")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.headers()["www-authenticate"],
+        challenge_for(&f.server).as_str()
+    );
+}

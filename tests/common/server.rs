@@ -137,8 +137,11 @@ impl ServerProcess {
         let mut req = self
             .http
             .request(method, &self.resource)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", PROTOCOL_VERSION);
+            .header("accept", "application/json, text/event-stream");
+        // Clients send the negotiated version on every request after initialize.
+        if body.is_none_or(|b| b["method"] != "initialize") {
+            req = req.header("mcp-protocol-version", PROTOCOL_VERSION);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
