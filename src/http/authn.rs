@@ -68,12 +68,8 @@ async fn principal_for(
     }
     let token = token.ok_or(ApiError::MissingToken)?;
     let principal = state.verifier.verify(&token).await?;
-    let missing: Vec<&String> = state
-        .required_scopes
-        .iter()
-        .filter(|s| !principal.has_scope(s))
-        .collect();
-    if !missing.is_empty() {
+    if !state.required_scopes.iter().all(|s| principal.has_scope(s)) {
+        // The challenge lists every scope the request needs, not only the missing ones.
         return Err(ApiError::InsufficientScope {
             required: state.required_scopes.clone(),
         });
