@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the whole thing on local defaults: the bundled Keycloak realm and box-mcp
+# configured for it. Ctrl-C stops everything.
+#
+#   scripts/demo.sh
+#
+# Environment (optional): BOX_MCP_PORT (default 8000), KC_PORT (default: a free port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT="${BOX_MCP_PORT:-8000}"
+MCP_URL="http://127.0.0.1:${PORT}/mcp"
+RUN_DIR="target/demo"
+mkdir -p "$RUN_DIR"
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+
+if (echo > "/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
+    echo "demo.sh: port ${PORT} is in use; set BOX_MCP_PORT to another port" >&2
+    exit 1
+fi
+
+say "Building box-mcp…"
+cargo build --quiet --bin box-mcp
+
+cleanup() {
+    trap - EXIT INT TERM
+    say "Stopping…"
+    [ -n "${MCP_PID:-}" ] && kill "$MCP_PID" 2>/dev/null && wait "$MCP_PID" 2>/dev/null
+    KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+say "Starting Keycloak (first run downloads it from Maven Central)…"
+KC_URL="$(BOX_MCP_RESOURCE_URL="$MCP_URL" KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh start)"
+ISSUER="${KC_URL}/realms/box-mcp"
+
+say "Starting box-mcp…"
+BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
+BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
+BOX_MCP_AUTH__ISSUER="$ISSUER" \
+BOX_MCP_AUTH__SCOPES_SUPPORTED='["mcp:tools","box:write"]' \
+BOX_MCP_HTTP__ALLOWED_HOSTS='["127.0.0.1","localhost"]' \
+BOX_MCP_HTTP__ALLOWED_ORIGINS='["http://localhost:6274","http://127.0.0.1:6274"]' \
+BOX_MCP_LOG__FORMAT=pretty \
+    target/debug/box-mcp serve > "$RUN_DIR/box-mcp.log" 2>&1 &
+MCP_PID=$!
+
+for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:${PORT}/readyz" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$MCP_PID" 2>/dev/null; then cat "$RUN_DIR/box-mcp.log" >&2; exit 1; fi
+    sleep 0.2
+done
+curl -fsS "http://127.0.0.1:${PORT}/readyz" >/dev/null || { echo "box-mcp did not become ready; see $RUN_DIR/box-mcp.log" >&2; exit 1; }
+
+cat <<TXT
+
+  box-mcp is running.
+
+  MCP URL      ${MCP_URL}
+  Issuer       ${ISSUER}
+  Logs         $RUN_DIR/box-mcp.log, $RUN_DIR/keycloak/keycloak.log
+
+  Test users (password = <name>-password):
+    alice  mcp-admin     bob  mcp-editor     carol  mcp-viewer     dave  no MCP role
+
+  Connect a client; it finds Keycloak through the server's metadata and registers itself:
+    Claude Code     claude mcp add --transport http box-mcp ${MCP_URL}
+    Claude Desktop  Settings → Connectors → Add custom connector → ${MCP_URL}
+    VS Code         .vscode/mcp.json: {"servers": {"box-mcp": {"type": "http", "url": "${MCP_URL}"}}}
+    MCP Inspector   npx @modelcontextprotocol/inspector  → Streamable HTTP → ${MCP_URL}
+
+  A token by hand (test-only direct-grant client):
+    curl -s -d grant_type=password -d client_id=box-mcp-test-direct-grant \\
+         -d username=alice -d password=alice-password -d 'scope=openid mcp:tools' \\
+         ${ISSUER}/protocol/openid-connect/token
+
+  Ctrl-C stops box-mcp and Keycloak.
+TXT
+
+wait "$MCP_PID"
