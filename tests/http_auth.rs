@@ -494,6 +494,17 @@ async fn disallowed_origin_and_host_get_403() {
         rebound.json::<Value>().await.unwrap()["error"],
         "host_not_allowed"
     );
+
+    // Health probes come with whatever Host the orchestrator uses.
+    let probe = f
+        .server
+        .http
+        .get(format!("{}/readyz", f.server.base))
+        .header("host", "10.1.2.3:8000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), StatusCode::OK);
 }
 
 #[tokio::test]

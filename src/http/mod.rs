@@ -85,7 +85,10 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(RequestBodyLimitLayer::new(raw.http.max_body_bytes))
         .layer(mcp_cors(&state))
-        .layer(from_fn_with_state(state.clone(), guard::check_origin));
+        .layer(from_fn_with_state(state.clone(), guard::check_origin))
+        // DNS rebinding protection where it matters. Health probes (which send a
+        // pod IP as Host) and the public metadata are not behind it.
+        .layer(from_fn_with_state(state.clone(), guard::check_host));
 
     let metadata = Router::new()
         .route(
@@ -108,8 +111,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         .merge(metadata)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .with_state(state.clone())
-        .layer(from_fn_with_state(state, guard::check_host))
+        .with_state(state)
         .layer(CatchPanicLayer::new())
         .layer(
             TraceLayer::new_for_http()
