@@ -902,3 +902,32 @@ async fn protocol_revisions_2025_11_25_and_2026_07_28_are_served() {
         challenge_for(&f.server).as_str()
     );
 }
+
+#[tokio::test]
+async fn periodic_refresh_follows_the_jwks_cache_lifetime() {
+    let key = TestKey::generate("key-1");
+    let issuer = TestIssuer::start(&[&key], Mode::Up).await;
+    issuer.set_cache_control(Some("public, max-age=1"));
+    let server = ServerProcess::start(
+        &issuer.url,
+        &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "1s")],
+    )
+    .await;
+    server.wait_ready(Duration::from_secs(10)).await;
+    // No request at all: the refresher alone comes back after max-age.
+    let before = issuer.jwks_hits();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        issuer.jwks_hits() >= before + 2,
+        "refreshed every second: {} -> {}",
+        before,
+        issuer.jwks_hits()
+    );
+
+    // Without cache headers the default interval (5 min) applies: no refetch.
+    issuer.set_cache_control(None);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // let the last max-age cycle pass
+    let before = issuer.jwks_hits();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(issuer.jwks_hits(), before);
+}

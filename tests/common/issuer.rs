@@ -105,6 +105,7 @@ struct Inner {
     mode: Mutex<Mode>,
     published: Mutex<Vec<Value>>,
     issuer: Mutex<String>,
+    cache_control: Mutex<Option<String>>,
     discovery_hits: AtomicUsize,
     jwks_hits: AtomicUsize,
 }
@@ -126,6 +127,7 @@ impl TestIssuer {
             mode: Mutex::new(mode),
             published: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
             issuer: Mutex::new(url.clone()),
+            cache_control: Mutex::new(None),
             discovery_hits: AtomicUsize::new(0),
             jwks_hits: AtomicUsize::new(0),
         });
@@ -159,6 +161,11 @@ impl TestIssuer {
     /// Makes the discovery document claim another issuer (a mix-up attack).
     pub fn claim_issuer(&self, issuer: &str) {
         *self.inner.issuer.lock().unwrap() = issuer.to_string();
+    }
+
+    /// The `Cache-Control` header the JWKS endpoint sends.
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *self.inner.cache_control.lock().unwrap() = value.map(String::from);
     }
 
     pub fn jwks_hits(&self) -> usize {
@@ -224,5 +231,11 @@ async fn jwks(State(inner): State<Arc<Inner>>) -> impl IntoResponse {
         return (StatusCode::INTERNAL_SERVER_ERROR, "jwks broken").into_response();
     }
     let keys = inner.published.lock().unwrap().clone();
-    Json(json!({ "keys": keys })).into_response()
+    let mut response = Json(json!({ "keys": keys })).into_response();
+    if let Some(cc) = inner.cache_control.lock().unwrap().clone() {
+        response
+            .headers_mut()
+            .insert("cache-control", cc.parse().unwrap());
+    }
+    response
 }
