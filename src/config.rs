@@ -275,9 +275,23 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("BOX_MCP_").split("__"));
+        figment = figment.merge(
+            Env::prefixed("BOX_MCP_")
+                .filter(|key| is_configuration_variable(key.as_str()))
+                .split("__"),
+        );
         figment.extract().map_err(ConfigError::from_figment)
     }
+}
+
+/// Variables that share our prefix but are not configuration: the config file
+/// path (read by the CLI) and the variables of the project's scripts. Anything
+/// else under `BOX_MCP_` must be a configuration key, so typos are errors.
+const NOT_CONFIGURATION: &[&str] = &["config", "cache", "resource_url", "keycloak_client_secret"];
+
+fn is_configuration_variable(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !NOT_CONFIGURATION.contains(&key.as_str()) && !key.starts_with("test_")
 }
 
 /// Resolved claim paths, with the preset applied.

@@ -92,3 +92,30 @@ fn unknown_keys_and_missing_files_are_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[test]
+fn prefixed_variables_that_are_not_configuration_are_ignored() {
+    let dir = std::env::temp_dir().join(format!("box-mcp-cli-e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("box-mcp.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:9001\"\n").unwrap();
+    let file_str = file.to_str().unwrap();
+    let (code, out, err) = config_check(
+        &[
+            ("BOX_MCP_CONFIG", file_str),
+            ("BOX_MCP_CACHE", "/tmp/cache"),
+            ("BOX_MCP_RESOURCE_URL", "http://127.0.0.1:1/mcp"),
+            ("BOX_MCP_TEST_KEYCLOAK_URL", "http://127.0.0.1:2"),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("listen = \"127.0.0.1:9001\""),
+        "BOX_MCP_CONFIG names the file: {out}"
+    );
+    // A typo is still an error.
+    let (code, _, err) = config_check(&[("BOX_MCP_AUTH_ISSUER", "https://idp")], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("auth_issuer"), "{err}");
+}
