@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# box-mcp against real, independent MCP clients and the bundled Keycloak: the official
+# TypeScript SDK (node --test), the official Python SDK (pytest) and the MCP Inspector CLI.
+# The SDK tests start from nothing but the server URL and must find Keycloak, register a
+# client dynamically and log in with PKCE on their own (headless login and consent).
+#
+#   scripts/test-clients.sh
+#
+# Needs: cargo, Node.js >= 20 with npm, Python >= 3.10 with venv, curl, and Java for Keycloak
+# (see scripts/keycloak.sh). Node packages come from the npm registry (`npm ci` with
+# tests/clients/package-lock.json), Python packages from PyPI into target/clients-venv
+# (tests/clients/requirements.txt); both are reinstalled only when their pins change.
+#
+# Environment contract (both or neither):
+#   BOX_MCP_TEST_KEYCLOAK_URL  base URL of a running Keycloak with the box-mcp realm whose
+#                              mcp:tools scope puts http://127.0.0.1:$BOX_MCP_TEST_MCP_PORT/mcp
+#                              into `aud`; this script then neither starts nor stops Keycloak
+#   BOX_MCP_TEST_MCP_PORT      free loopback port for box-mcp
+# Without them, it picks a free port, starts its own Keycloak (run dir target/clients-keycloak)
+# and stops it at the end.
+#
+# Logs: target/clients/box-mcp.log, target/clients-keycloak/keycloak.log.
+set -euo pipefail
+export CI=true
+cd "$(dirname "$0")/.."
+
+CLIENTS_DIR="tests/clients"
+RUN_DIR="target/clients"
+VENV="target/clients-venv"
+KC_RUN="target/clients-keycloak"
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'test-clients.sh: error: %s\n' "$*" >&2; exit 1; }
+sha() { sha256sum "$@" | awk '{print $1}' | sha256sum | awk '{print $1}'; }
+
+T0=$(date +%s)
+mkdir -p "$RUN_DIR"
+
+# ---------------------------------------------------------------- requirements
+for tool in cargo node npm npx python3 curl timeout sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is required but not installed"
+done
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+    || die "Node.js >= 20 is required (found $(node --version))"
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+    || die "Python >= 3.10 is required (found $(python3 --version 2>&1))"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------- clean-up
+MCP_PID=""
+KC_START_PID=""
+OWN_KEYCLOAK=0
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$MCP_PID" ] && kill -0 "$MCP_PID" 2>/dev/null; then
+        kill -TERM "$MCP_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$MCP_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$MCP_PID" 2>/dev/null || true
+        wait "$MCP_PID" 2>/dev/null || true
+    fi
+    if [ "$OWN_KEYCLOAK" = 1 ]; then
+        if [ -n "$KC_START_PID" ] && kill -0 "$KC_START_PID" 2>/dev/null; then
+            kill -TERM "$KC_START_PID" 2>/dev/null || true # its EXIT trap kills the half-started Keycloak
+            for _ in $(seq 1 50); do kill -0 "$KC_START_PID" 2>/dev/null || break; sleep 0.2; done
+        fi
+        KC_RUN_DIR="$KC_RUN" timeout 60 scripts/keycloak.sh stop </dev/null >/dev/null 2>&1 || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- Keycloak and port
+check_realm() {
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${KC_URL}/realms/box-mcp/.well-known/openid-configuration" || true)"
+    [ "$code" = 200 ] || die "Keycloak realm box-mcp does not answer at ${KC_URL}/realms/box-mcp (HTTP ${code:-none})"
+}
+if [ -n "${BOX_MCP_TEST_KEYCLOAK_URL:-}" ] && [ -n "${BOX_MCP_TEST_MCP_PORT:-}" ]; then
+    KC_URL="${BOX_MCP_TEST_KEYCLOAK_URL%/}"
+    PORT="$BOX_MCP_TEST_MCP_PORT"
+    say "Keycloak: using ${KC_URL} (from BOX_MCP_TEST_KEYCLOAK_URL), box-mcp port ${PORT}"
+    check_realm
+elif [ -n "${BOX_MCP_TEST_KEYCLOAK_URL:-}" ] || [ -n "${BOX_MCP_TEST_MCP_PORT:-}" ]; then
+    die "set both BOX_MCP_TEST_KEYCLOAK_URL and BOX_MCP_TEST_MCP_PORT, or neither"
+else
+    PORT="$(free_port)"
+    OWN_KEYCLOAK=1
+    say "Keycloak: starting our own (audience http://127.0.0.1:${PORT}/mcp, run dir ${KC_RUN})"
+    # In the background while dependencies install and box-mcp builds.
+    KC_RUN_DIR="$KC_RUN" BOX_MCP_RESOURCE_URL="http://127.0.0.1:${PORT}/mcp" \
+        scripts/keycloak.sh start </dev/null >"$RUN_DIR/keycloak-url" 2>"$RUN_DIR/keycloak-start.log" &
+    KC_START_PID=$!
+fi
+case "$PORT" in '' | *[!0-9]*) die "BOX_MCP_TEST_MCP_PORT must be a port number, got '${PORT}'" ;; esac
+MCP_URL="http://127.0.0.1:${PORT}/mcp"
+
+# ---------------------------------------------------------------- dependencies
+say "Node dependencies (npm ci in ${CLIENTS_DIR})"
+NODE_STAMP="$CLIENTS_DIR/node_modules/.box-mcp-installed"
+node_want="$(node --version) $(sha "$CLIENTS_DIR/package.json" "$CLIENTS_DIR/package-lock.json")"
+if [ -f "$NODE_STAMP" ] && [ "$(cat "$NODE_STAMP")" = "$node_want" ]; then
+    echo "up to date (package-lock.json unchanged)"
+else
+    if ! (cd "$CLIENTS_DIR" && timeout 600 npm ci --no-audit --no-fund --prefer-offline </dev/null); then
+        die "could not install the Node dependencies (npm ci in ${CLIENTS_DIR}); it needs the npm registry or a warm npm cache"
+    fi
+    printf '%s\n' "$node_want" >"$NODE_STAMP"
+fi
+for pkg in @modelcontextprotocol/sdk @modelcontextprotocol/inspector-cli; do
+    printf '%s %s\n' "$pkg" "$(node -p "require('./$CLIENTS_DIR/node_modules/$pkg/package.json').version")"
+done
+
+say "Python dependencies (${VENV} from ${CLIENTS_DIR}/requirements.txt)"
+PY_STAMP="$VENV/.box-mcp-installed"
+py_want="$(python3 --version 2>&1) $(sha "$CLIENTS_DIR/requirements.txt")"
+if [ -f "$PY_STAMP" ] && [ "$(cat "$PY_STAMP")" = "$py_want" ] && [ -x "$VENV/bin/python" ]; then
+    echo "up to date (requirements.txt unchanged)"
+else
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" </dev/null \
+        || die "could not create a Python virtual environment in ${VENV} (on Debian/Ubuntu: apt-get install python3-venv)"
+    if ! timeout 600 "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --timeout 60 -q \
+        -r "$CLIENTS_DIR/requirements.txt" </dev/null; then
+        rm -rf "$VENV"
+        die "could not install the Python dependencies (pip install -r ${CLIENTS_DIR}/requirements.txt); it needs PyPI or a pip cache"
+    fi
+    printf '%s\n' "$py_want" >"$PY_STAMP"
+fi
+"$VENV/bin/python" -c 'import importlib.metadata as m; print("mcp", m.version("mcp")); print("pytest", m.version("pytest"))'
+
+say "box-mcp (cargo build --bin box-mcp)"
+timeout 1800 cargo build --locked --bin box-mcp </dev/null || die "cargo build failed"
+
+# ---------------------------------------------------------------- start everything
+if [ "$OWN_KEYCLOAK" = 1 ]; then
+    say "waiting for Keycloak"
+    if ! wait "$KC_START_PID"; then
+        KC_START_PID=""
+        cat "$RUN_DIR/keycloak-start.log" >&2 || true
+        die "Keycloak did not start (see ${KC_RUN}/keycloak.log)"
+    fi
+    KC_START_PID=""
+    KC_URL="$(tail -n 1 "$RUN_DIR/keycloak-url")"
+    [ -n "$KC_URL" ] || die "scripts/keycloak.sh start printed no URL"
+fi
+ISSUER="${KC_URL}/realms/box-mcp"
+check_realm
+echo "Keycloak: ${KC_URL}"
+
+say "starting box-mcp on ${MCP_URL}"
+port_in_use "$PORT" && die "port ${PORT} is already in use"
+# box-mcp reads every BOX_MCP_* variable as configuration and refuses unknown keys, so
+# variables meant for scripts (BOX_MCP_TEST_*, BOX_MCP_CACHE, BOX_MCP_RESOURCE_URL, …)
+# must not reach it.
+unset_args=()
+while IFS= read -r var; do
+    case "$var" in BOX_MCP_*) unset_args+=(-u "$var") ;; esac
+done < <(compgen -e)
+env "${unset_args[@]}" \
+    BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
+    BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
+    BOX_MCP_AUTH__ISSUER="$ISSUER" \
+    BOX_MCP_AUTH__SCOPES_SUPPORTED='["mcp:tools","box:write"]' \
+    BOX_MCP_LOG__LEVEL="box_mcp=debug,info" \
+    target/debug/box-mcp serve </dev/null >"$RUN_DIR/box-mcp.log" 2>&1 &
+MCP_PID=$!
+ready=""
+for _ in $(seq 1 150); do # 30 s
+    if ! kill -0 "$MCP_PID" 2>/dev/null; then
+        tail -n 40 "$RUN_DIR/box-mcp.log" >&2 || true
+        MCP_PID=""
+        die "box-mcp exited during start-up (log above, ${RUN_DIR}/box-mcp.log)"
+    fi
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${PORT}/readyz" || true)" = 200 ]; then
+        ready=1
+        break
+    fi
+    sleep 0.2
+done
+if [ -z "$ready" ]; then
+    curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz" >&2 || true
+    tail -n 40 "$RUN_DIR/box-mcp.log" >&2 || true
+    die "box-mcp did not become ready within 30 s"
+fi
+echo "ready: $(curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz")"
+echo "set-up took $(($(date +%s) - T0)) s"
+
+# ---------------------------------------------------------------- the clients
+export BOX_MCP_TEST_MCP_URL="$MCP_URL"
+export BOX_MCP_TEST_KEYCLOAK_URL="$KC_URL"
+export PYTHONDONTWRITEBYTECODE=1
+
+failed=()
+run_suite() {
+    local name="$1"
+    shift
+    say "$name"
+    local t=$SECONDS
+    if "$@" </dev/null; then
+        echo "-- ${name}: passed in $((SECONDS - t)) s"
+    else
+        echo "-- ${name}: FAILED (exit $?) after $((SECONDS - t)) s"
+        failed+=("$name")
+    fi
+}
+
+run_suite "TypeScript SDK (@modelcontextprotocol/sdk, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk.test.mjs"
+run_suite "Python SDK (mcp, pytest)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 '$PWD/$VENV/bin/python' -m pytest -rA test_python_sdk.py"
+run_suite "MCP Inspector CLI (@modelcontextprotocol/inspector-cli, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 400 node --test --test-reporter=spec --test-timeout=180000 inspector-cli.test.mjs"
+
+# Every client above sent real Keycloak tokens; none of them may show up in the server's log.
+no_jwt_in_log() {
+    local n
+    n="$(grep -c -E 'eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}' "$RUN_DIR/box-mcp.log" || true)"
+    echo "box-mcp log: $(wc -l <"$RUN_DIR/box-mcp.log") lines, ${n} containing a JWT"
+    [ "$n" = 0 ]
+}
+run_suite "no token in the box-mcp log" no_jwt_in_log
+
+say "done in $(($(date +%s) - T0)) s"
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf 'FAILED: %s\n' "${failed[@]}" >&2
+    echo "box-mcp log: ${RUN_DIR}/box-mcp.log" >&2
+    exit 1
+fi
+echo "all client suites passed"
