@@ -931,3 +931,37 @@ async fn periodic_refresh_follows_the_jwks_cache_lifetime() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(issuer.jwks_hits(), before);
 }
+
+#[tokio::test]
+async fn periodic_refreshes_do_not_starve_the_refresh_for_an_unknown_kid() {
+    // Regression: periodic refreshes used to reset the on-demand rate limit, so
+    // with a JWKS refetched every few seconds an unknown kid never refreshed.
+    let key = TestKey::generate("key-1");
+    let issuer = TestIssuer::start(&[&key], Mode::Up).await;
+    issuer.set_cache_control(Some("max-age=1")); // clamped to the 3 s minimum below
+    let server = ServerProcess::start(
+        &issuer.url,
+        &[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "3s")],
+    )
+    .await;
+    server.wait_ready(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await; // a periodic refresh has just run
+
+    let rotated = TestKey::generate("key-2");
+    issuer.publish(&rotated);
+    let token = rotated.sign(&issuer.claims(&server.resource, "alice"));
+    let reply = server
+        .mcp_raw(
+            Method::POST,
+            Some(&token),
+            None,
+            Some(&common::server::initialize_request()),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "the first token with the new kid is accepted: {}",
+        reply.body
+    );
+}

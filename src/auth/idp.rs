@@ -168,11 +168,13 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 fn parse_max_age(cache_control: &str) -> Option<Duration> {
+    // `no-cache`/`no-store` give no usable lifetime (Keycloak sends `no-cache`):
+    // the default interval applies, and unknown `kid`s refresh on demand.
     if cache_control
         .split(',')
         .any(|d| matches!(d.trim(), "no-store" | "no-cache"))
     {
-        return Some(Duration::ZERO);
+        return None;
     }
     cache_control.split(',').find_map(|directive| {
         let (name, value) = directive.trim().split_once('=')?;
@@ -196,7 +198,8 @@ mod tests {
             parse_max_age("public, max-age=600"),
             Some(Duration::from_secs(600))
         );
-        assert_eq!(parse_max_age("no-cache"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("no-cache"), None);
+        assert_eq!(parse_max_age("no-store, max-age=60"), None);
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);
     }

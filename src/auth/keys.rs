@@ -74,9 +74,11 @@ pub struct KeyStore {
     keys: ArcSwapOption<KeySet>,
     jwks_uri: ArcSwapOption<Url>,
     readiness: ArcSwap<Readiness>,
-    /// Held while fetching the JWKS, so concurrent unknown `kid`s cause one fetch;
-    /// holds the time of the last fetch, to rate-limit them.
-    fetch_gate: Mutex<Option<Instant>>,
+    /// Held during an on-demand fetch, so concurrent unknown `kid`s cause one
+    /// fetch; holds the time of the last on-demand fetch, to rate-limit them.
+    /// Periodic refreshes do not touch it: an IdP whose JWKS says `no-cache`
+    /// must not starve the refresh that a key rotation needs.
+    on_demand_gate: Mutex<Option<Instant>>,
 }
 
 impl KeyStore {
@@ -88,7 +90,7 @@ impl KeyStore {
             keys: ArcSwapOption::empty(),
             jwks_uri: ArcSwapOption::empty(),
             readiness: ArcSwap::from_pointee(Readiness::Starting { reason: None }),
-            fetch_gate: Mutex::new(None),
+            on_demand_gate: Mutex::new(None),
         })
     }
 
@@ -135,7 +137,7 @@ impl KeyStore {
         kid: &str,
     ) -> Result<Arc<VerificationKey>, KeyLookupError> {
         let unknown = || KeyLookupError::Rejected(TokenRejection::UnknownKey);
-        let mut last_fetch = self.fetch_gate.lock().await;
+        let mut last_fetch = self.on_demand_gate.lock().await;
         // Someone else may have refreshed while we waited for the gate.
         if let Some(key) = self.lookup(kid) {
             return Ok(key);
@@ -189,11 +191,6 @@ impl KeyStore {
             tracing::info!(issuer = %self.idp.issuer(), jwks_uri = %discovery.jwks_uri, "discovered the identity provider");
             self.jwks_uri.store(Some(Arc::new(discovery.jwks_uri)));
         }
-        let _gate = {
-            let mut gate = self.fetch_gate.lock().await;
-            *gate = Some(Instant::now());
-            gate
-        };
         self.fetch_and_apply().await
     }
 
