@@ -287,7 +287,14 @@ impl Config {
 /// Variables that share our prefix but are not configuration: the config file
 /// path (read by the CLI) and the variables of the project's scripts. Anything
 /// else under `BOX_MCP_` must be a configuration key, so typos are errors.
-const NOT_CONFIGURATION: &[&str] = &["config", "cache", "resource_url", "keycloak_client_secret"];
+const NOT_CONFIGURATION: &[&str] = &[
+    "config",
+    "cache",
+    "resource_url",
+    "keycloak_client_secret",
+    "port",
+    "demo_with",
+];
 
 fn is_configuration_variable(key: &str) -> bool {
     let key = key.to_ascii_lowercase();

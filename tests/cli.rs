@@ -104,6 +104,7 @@ fn prefixed_variables_that_are_not_configuration_are_ignored() {
         &[
             ("BOX_MCP_CONFIG", file_str),
             ("BOX_MCP_CACHE", "/tmp/cache"),
+            ("BOX_MCP_PORT", "8000"),
             ("BOX_MCP_RESOURCE_URL", "http://127.0.0.1:1/mcp"),
             ("BOX_MCP_TEST_KEYCLOAK_URL", "http://127.0.0.1:2"),
         ],
