@@ -1,0 +1,954 @@
+//! box-mcp against the real, bundled Keycloak (realm `box-mcp` from
+//! `keycloak/box-mcp-realm.json`), as `scripts/test.sh` starts it: tokens minted by
+//! Keycloak's password grant reach `whoami` with their roles, and tokens that fail a
+//! check (audience, issuer, expiry) are refused, also across a signing-key rotation.
+//!
+//! `scripts/test.sh` starts Keycloak with the `mcp:tools` scope's audience set to
+//! `BOX_MCP_TEST_RESOURCE_URL` (`http://127.0.0.1:$BOX_MCP_TEST_MCP_PORT/mcp`). Each
+//! test runs its own box-mcp on a random port with `public_base_url` set to that URL's
+//! origin, so the canonical resource URL, and thus the audience, matches Keycloak's
+//! tokens.
+//!
+//! Tests run in parallel against one Keycloak. The ones that change the realm's
+//! signing keys (rotation, the shared key of the second-realm test) take
+//! [`REALM_KEYS`] exclusively; every other test holds it shared, so none of them sees
+//! a key change half-way.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    future::Future,
+    panic::AssertUnwindSafe,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64},
+};
+use common::{Reply, ServerProcess};
+use futures::FutureExt as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, RwLock};
+
+const REALM: &str = "box-mcp";
+const TEST_CLIENT: &str = "box-mcp-test-direct-grant";
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Held exclusively by tests that change `box-mcp`'s signing keys, shared by the rest.
+static REALM_KEYS: RwLock<()> = RwLock::const_new(());
+
+// ---------------------------------------------------------------------------------
+// Environment
+// ---------------------------------------------------------------------------------
+
+/// Where Keycloak is and which MCP URL its `mcp:tools` scope puts into `aud`.
+struct KeycloakEnv {
+    /// e.g. `http://127.0.0.1:41234`
+    base: String,
+    /// `http://127.0.0.1:$P/mcp`
+    resource: String,
+    /// `http://127.0.0.1:$P`
+    public_base: String,
+}
+
+impl KeycloakEnv {
+    fn get() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| {
+                    panic!("{name} is not set: run through scripts/test.sh, which starts Keycloak")
+                })
+        };
+        let base = var("BOX_MCP_TEST_KEYCLOAK_URL")
+            .trim_end_matches('/')
+            .to_string();
+        let port = var("BOX_MCP_TEST_MCP_PORT");
+        let resource = var("BOX_MCP_TEST_RESOURCE_URL");
+        let public_base = resource
+            .strip_suffix("/mcp")
+            .unwrap_or_else(|| panic!("BOX_MCP_TEST_RESOURCE_URL must end in /mcp: {resource}"))
+            .to_string();
+        assert_eq!(
+            public_base,
+            format!("http://127.0.0.1:{port}"),
+            "BOX_MCP_TEST_RESOURCE_URL and BOX_MCP_TEST_MCP_PORT disagree"
+        );
+        Self {
+            base,
+            resource,
+            public_base,
+        }
+    }
+
+    fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{realm}", self.base)
+    }
+
+    /// A box-mcp trusting realm `box-mcp`, whose canonical URL is Keycloak's MCP
+    /// audience, with `extra` settings. Waits until it has loaded Keycloak's keys.
+    async fn server(&self, extra: &[(&str, &str)]) -> ServerProcess {
+        let mut env = vec![("BOX_MCP_PUBLIC_BASE_URL", self.public_base.as_str())];
+        env.extend_from_slice(extra);
+        let server = ServerProcess::start(&self.issuer(REALM), &env).await;
+        server.wait_ready(Duration::from_secs(30)).await;
+        server
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(HTTP_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------
+
+/// An access token from the password grant at `client` in `realm`.
+async fn password_token(
+    kc: &KeycloakEnv,
+    realm: &str,
+    client: &str,
+    user: &str,
+    password: &str,
+    scope: &str,
+) -> String {
+    let response = http()
+        .post(format!(
+            "{}/protocol/openid-connect/token",
+            kc.issuer(realm)
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "password"),
+            ("client_id", client),
+            ("username", user),
+            ("password", password),
+            ("scope", scope),
+        ]))
+        .send()
+        .await
+        .expect("token request to Keycloak");
+    let status = response.status();
+    let body: Value = response.json().await.expect("token response is JSON");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "password grant for {user} at {realm}/{client}: {body}"
+    );
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// A realm user's token for the MCP server (`openid mcp:tools` at the test client).
+async fn mcp_token(kc: &KeycloakEnv, user: &str) -> String {
+    password_token(
+        kc,
+        REALM,
+        TEST_CLIENT,
+        user,
+        &format!("{user}-password"),
+        "openid mcp:tools",
+    )
+    .await
+}
+
+fn segment(token: &str, i: usize) -> Value {
+    let part = token.split('.').nth(i).expect("a JWT");
+    serde_json::from_slice(&B64.decode(part).expect("base64url")).expect("JSON")
+}
+
+fn claims(token: &str) -> Value {
+    segment(token, 1)
+}
+
+fn kid(token: &str) -> String {
+    segment(token, 0)["kid"]
+        .as_str()
+        .expect("Keycloak puts a kid into every token")
+        .to_string()
+}
+
+fn audiences(claims: &Value) -> Vec<String> {
+    match &claims["aud"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks a 401 `invalid_token` and returns its `error_description`.
+fn invalid_token_description(reply: &Reply, kc: &KeycloakEnv) -> String {
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    let challenge = reply.www_authenticate();
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_token", error_description=""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(&format!(
+            r#"resource_metadata="{}/.well-known/oauth-protected-resource/mcp""#,
+            kc.public_base
+        )),
+        "the challenge points at the public URL's metadata: {challenge}"
+    );
+    assert_eq!(reply.json()["error"], "invalid_token", "{}", reply.body);
+    challenge
+        .split(r#"error_description=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `initialize` with `token`, which must be refused with 401 `invalid_token`;
+/// returns the description.
+async fn refused(server: &ServerProcess, kc: &KeycloakEnv, token: &str) -> String {
+    let reply = server
+        .mcp_raw(
+            Method::POST,
+            Some(token),
+            None,
+            Some(&common::server::initialize_request()),
+        )
+        .await;
+    invalid_token_description(&reply, kc)
+}
+
+// ---------------------------------------------------------------------------------
+// Admin REST API
+// ---------------------------------------------------------------------------------
+
+/// The master realm's admin (admin/admin through `admin-cli`).
+struct Admin {
+    base: String,
+    http: reqwest::Client,
+    /// Master-realm access tokens live 60 s; one is reused for 30 s.
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+impl Admin {
+    fn new(kc: &KeycloakEnv) -> Self {
+        Self {
+            base: kc.base.clone(),
+            http: http(),
+            token: Mutex::new(None),
+        }
+    }
+
+    async fn token(&self) -> String {
+        let mut cached = self.token.lock().await;
+        if let Some((token, at)) = cached.as_ref()
+            && at.elapsed() < Duration::from_secs(30)
+        {
+            return token.clone();
+        }
+        let user = std::env::var("KC_BOOTSTRAP_ADMIN_USERNAME").unwrap_or_else(|_| "admin".into());
+        let password =
+            std::env::var("KC_BOOTSTRAP_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".into());
+        let response = self
+            .http
+            .post(format!(
+                "{}/realms/master/protocol/openid-connect/token",
+                self.base
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", &user),
+                ("password", &password),
+            ]))
+            .send()
+            .await
+            .expect("admin token request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("admin token JSON");
+        assert_eq!(status, StatusCode::OK, "master-realm admin login: {body}");
+        let token = body["access_token"].as_str().unwrap().to_string();
+        *cached = Some((token.clone(), Instant::now()));
+        token
+    }
+
+    /// A request to `/admin/realms/<path>`; returns status, `Location` and body.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}/admin/realms{path}", self.base))
+            .bearer_auth(self.token().await);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let response = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = response.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, location, value)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, _, body) = self.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    /// POST that creates something; returns the new id (the `Location`'s last segment).
+    async fn create(&self, path: &str, body: &Value) -> String {
+        let (status, location, reply) = self.call(Method::POST, path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {reply}");
+        location
+            .expect("Location of the created object")
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// DELETE for cleanup: reports, never panics (it runs after a failure too).
+    async fn delete(&self, path: &str) {
+        let (status, _, body) = self.call(Method::DELETE, path, None).await;
+        if !status.is_success() {
+            eprintln!("cleanup: DELETE {path} answered {status}: {body}");
+        }
+    }
+
+    /// A realm's internal id. A component's `parentId` must be this: with the realm's
+    /// name Keycloak answers 201 and silently creates an orphan that never loads.
+    async fn realm_id(&self, realm: &str) -> String {
+        self.get(&format!("/{realm}")).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The kid Keycloak signs RS256 tokens with right now.
+    async fn active_rs256_kid(&self, realm: &str) -> String {
+        self.get(&format!("/{realm}/keys")).await["active"]["RS256"]
+            .as_str()
+            .expect("an active RS256 key")
+            .to_string()
+    }
+
+    /// The kid of the key that the key provider component `component` holds.
+    async fn kid_of_component(&self, realm: &str, component: &str) -> String {
+        let keys = self.get(&format!("/{realm}/keys")).await;
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["providerId"] == component)
+            .and_then(|k| k["kid"].as_str())
+            .unwrap_or_else(|| panic!("no key of component {component} in {keys}"))
+            .to_string()
+    }
+
+    /// A public direct-grant client in realm `box-mcp` shaped like the test client
+    /// (full scope off, the realm's default scopes, `mcp:tools` optional), with
+    /// `attributes` and `protocol_mappers`. Returns its internal id.
+    ///
+    /// The default scopes must be listed: a client created through the admin API
+    /// with `optionalClientScopes` but no `defaultClientScopes` gets no default
+    /// scope at all, and its tokens have no `sub`.
+    async fn create_test_client(
+        &self,
+        client_id: &str,
+        attributes: Value,
+        protocol_mappers: Value,
+    ) -> String {
+        self.create(
+            &format!("/{REALM}/clients"),
+            &json!({
+                "clientId": client_id,
+                "name": "TEST ONLY (tests/keycloak.rs, deleted after the test)",
+                "enabled": true,
+                "protocol": "openid-connect",
+                "publicClient": true,
+                "standardFlowEnabled": false,
+                "directAccessGrantsEnabled": true,
+                "fullScopeAllowed": false,
+                "attributes": attributes,
+                "protocolMappers": protocol_mappers,
+                "defaultClientScopes": ["basic", "roles", "profile", "email", "acr", "web-origins", "groups"],
+                "optionalClientScopes": ["mcp:tools"],
+            }),
+        )
+        .await
+    }
+}
+
+/// Runs `body`, then `cleanup` whether or not `body` panicked, then re-raises.
+async fn with_cleanup<B, C>(body: B, cleanup: C)
+where
+    B: Future<Output = ()>,
+    C: Future<Output = ()>,
+{
+    let outcome = AssertUnwindSafe(body).catch_unwind().await;
+    cleanup.await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// A fresh RSA-2048 private key as PKCS#8 PEM, for an imported (`rsa`) key provider.
+fn rsa_private_key_pem() -> String {
+    use aws_lc_rs::{
+        encoding::{AsDer, Pkcs8V1Der},
+        rsa::{KeyPair, KeySize},
+    };
+    let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
+    let der = AsDer::<Pkcs8V1Der>::as_der(&pair).expect("PKCS#8");
+    let body = STANDARD.encode(der.as_ref());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------
+
+/// Every test of this file is in this module, so that `scripts/test.sh` can leave them
+/// out (`--skip against_real_keycloak::`) of the run where the `BOX_MCP_TEST_*`
+/// variables are unset, and run them alone with those variables set. box-mcp reads
+/// every `BOX_MCP_*` variable as configuration and refuses unknown ones, so tests that
+/// start it with the inherited environment (tests/stdio.rs) must not see them.
+mod against_real_keycloak {
+    use super::*;
+
+    /// What whoami must say for a realm user (see keycloak/README.md).
+    struct Expected {
+        user: &'static str,
+        sub: &'static str,
+        mcp_roles: &'static [&'static str],
+        groups: &'static [&'static str],
+        box_user: &'static str,
+    }
+
+    #[tokio::test]
+    async fn realm_users_reach_whoami_with_their_roles_and_box_user() {
+        let kc = KeycloakEnv::get();
+        let _shared = REALM_KEYS.read().await;
+        let server = kc.server(&[]).await;
+
+        let users = [
+            Expected {
+                user: "alice",
+                sub: "a1a1a1a1-0000-4000-8000-000000000001",
+                mcp_roles: &["mcp-admin", "mcp-editor", "mcp-viewer"],
+                groups: &["mcp-admins"],
+                box_user: "31000001",
+            },
+            Expected {
+                user: "bob",
+                sub: "b0b0b0b0-0000-4000-8000-000000000002",
+                mcp_roles: &["mcp-editor", "mcp-viewer"],
+                groups: &["mcp-editors"],
+                box_user: "31000002",
+            },
+            Expected {
+                user: "carol",
+                sub: "ca401000-0000-4000-8000-000000000003",
+                mcp_roles: &["mcp-viewer"],
+                groups: &["mcp-viewers"],
+                box_user: "31000003",
+            },
+            // No MCP role: Keycloak still issues the token; box-mcp decides.
+            Expected {
+                user: "dave",
+                sub: "da7e0000-0000-4000-8000-000000000004",
+                mcp_roles: &[],
+                groups: &[],
+                box_user: "31000004",
+            },
+        ];
+        for Expected {
+            user,
+            sub,
+            mcp_roles,
+            groups,
+            box_user,
+        } in users
+        {
+            let token = mcp_token(&kc, user).await;
+            let c = claims(&token);
+            assert_eq!(c["iss"], kc.issuer(REALM), "{user}: {c}");
+            assert!(
+                audiences(&c).contains(&kc.resource),
+                "{user}: mcp:tools puts the MCP URL into aud: {c}"
+            );
+
+            let me = server.whoami(&token).await;
+            assert_eq!(me["issuer"], kc.issuer(REALM), "{user}: {me}");
+            assert_eq!(me["subject"], sub, "{user}: {me}");
+            assert_eq!(me["username"], user, "{user}: {me}");
+            assert_eq!(me["email"], format!("{user}@example.com"), "{user}: {me}");
+            assert_eq!(me["client_id"], TEST_CLIENT, "{user}: {me}");
+            assert_eq!(me["box_user_id"], box_user, "{user}: {me}");
+            assert_eq!(me["groups"], json!(groups), "{user}: {me}");
+            let scopes = me["scopes"].as_array().unwrap();
+            assert!(scopes.contains(&json!("mcp:tools")), "{user}: {me}");
+            // Composite roles arrive expanded. Besides the MCP roles, every user holds
+            // `offline_access` (mapped onto mcp:tools so that dave gets a token at all).
+            let got: BTreeSet<&str> = me["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|r| r.starts_with("mcp-"))
+                .collect();
+            let want: BTreeSet<&str> = mcp_roles.iter().copied().collect();
+            assert_eq!(got, want, "{user}: MCP roles in {me}");
+            assert!(
+                !me.to_string().contains(&token),
+                "whoami never returns the token"
+            );
+        }
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn token_without_the_mcp_audience_is_refused() {
+        let kc = KeycloakEnv::get();
+        let _shared = REALM_KEYS.read().await;
+        let admin = Admin::new(&kc);
+        let server = kc.server(&[]).await;
+
+        // Without mcp:tools Keycloak adds no MCP URL to `aud`; for the test client the
+        // token then has no `aud` at all.
+        let token =
+            password_token(&kc, REALM, TEST_CLIENT, "alice", "alice-password", "openid").await;
+        let c = claims(&token);
+        assert!(!audiences(&c).contains(&kc.resource), "{c}");
+        assert!(
+            !c["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("mcp:tools"),
+            "{c}"
+        );
+        let description = refused(&server, &kc, &token).await;
+        assert!(
+            description.contains("aud"),
+            "the description names the audience check: {description}"
+        );
+
+        // A token whose `aud` names another resource only.
+        let client_id = unique("box-mcp-test-other-audience");
+        let other = "http://127.0.0.1:9/other-mcp";
+        let id = admin
+            .create_test_client(
+                &client_id,
+                json!({}),
+                json!([{
+                    "name": "other resource audience",
+                    "protocol": "openid-connect",
+                    "protocolMapper": "oidc-audience-mapper",
+                    "config": {
+                        "included.custom.audience": other,
+                        "access.token.claim": "true",
+                        "id.token.claim": "false",
+                        "introspection.token.claim": "true"
+                    }
+                }]),
+            )
+            .await;
+        with_cleanup(
+            async {
+                let token =
+                    password_token(&kc, REALM, &client_id, "alice", "alice-password", "openid")
+                        .await;
+                let c = claims(&token);
+                assert_eq!(audiences(&c), vec![other.to_string()], "{c}");
+                let description = refused(&server, &kc, &token).await;
+                assert!(
+                    description.contains("audience does not include this resource"),
+                    "{description}"
+                );
+            },
+            admin.delete(&format!("/{REALM}/clients/{id}")),
+        )
+        .await;
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn token_from_another_realm_is_refused() {
+        let kc = KeycloakEnv::get();
+        let _exclusive = REALM_KEYS.write().await;
+        let admin = Admin::new(&kc);
+
+        // A second realm on the same Keycloak, with a user, a direct-grant client and an
+        // `mcp:tools` scope adding the same MCP URL: its tokens differ in `iss`.
+        let other = unique("box-mcp-other");
+        admin
+            .create(
+                "",
+                &json!({
+                    "realm": other,
+                    "enabled": true,
+                    "sslRequired": "none",
+                    "users": [{
+                        "username": "eve",
+                        "enabled": true,
+                        "email": "eve@example.com",
+                        "emailVerified": true,
+                        "firstName": "Eve",
+                        "lastName": "Elsewhere",
+                        "credentials": [{"type": "password", "value": "eve-password", "temporary": false}]
+                    }]
+                }),
+            )
+            .await;
+        // Set once the shared key is in realm box-mcp, for the cleanup.
+        let shared_key_component = std::sync::Mutex::new(None::<String>);
+        with_cleanup(
+            async {
+                admin
+                    .create(
+                        &format!("/{other}/client-scopes"),
+                        &json!({
+                            "name": "mcp:tools",
+                            "protocol": "openid-connect",
+                            "attributes": {"include.in.token.scope": "true"},
+                            "protocolMappers": [{
+                                "name": "mcp audience",
+                                "protocol": "openid-connect",
+                                "protocolMapper": "oidc-audience-mapper",
+                                "config": {
+                                    "included.custom.audience": kc.resource,
+                                    "access.token.claim": "true",
+                                    "id.token.claim": "false"
+                                }
+                            }]
+                        }),
+                    )
+                    .await;
+                admin
+                    .create(
+                        &format!("/{other}/clients"),
+                        &json!({
+                            "clientId": "direct-grant",
+                            "publicClient": true,
+                            "standardFlowEnabled": false,
+                            "directAccessGrantsEnabled": true,
+                            "defaultClientScopes": ["basic", "roles", "profile", "email"],
+                            "optionalClientScopes": ["mcp:tools"]
+                        }),
+                    )
+                    .await;
+                let mint = || {
+                    password_token(
+                        &kc,
+                        &other,
+                        "direct-grant",
+                        "eve",
+                        "eve-password",
+                        "openid mcp:tools",
+                    )
+                };
+
+                // 1. As it comes: signed with the other realm's own generated key.
+                let own_key_token = mint().await;
+                let c = claims(&own_key_token);
+                assert_eq!(c["iss"], kc.issuer(&other), "{c}");
+                assert!(audiences(&c).contains(&kc.resource), "{c}");
+                assert!(c["scope"].as_str().unwrap().contains("mcp:tools"), "{c}");
+                assert!(c["sub"].is_string(), "{c}");
+
+                // 2. Only the issuer differs: one imported key signs for the other realm
+                //    (highest priority there) and is published by realm box-mcp too (lowest
+                //    priority: published, never used to sign). The signature then verifies
+                //    with a key from the configured issuer's JWKS; `iss` alone is wrong.
+                let pem = rsa_private_key_pem();
+                let key_component = |realm_id: String, priority: &str| {
+                    json!({
+                        "name": unique("shared-test-key"),
+                        "providerId": "rsa",
+                        "providerType": "org.keycloak.keys.KeyProvider",
+                        "parentId": realm_id,
+                        "config": {
+                            "priority": [priority],
+                            "enabled": ["true"],
+                            "active": ["true"],
+                            "algorithm": ["RS256"],
+                            "privateKey": [pem.clone()]
+                        }
+                    })
+                };
+                let other_id = admin.realm_id(&other).await;
+                let in_other = admin
+                    .create(
+                        &format!("/{other}/components"),
+                        &key_component(other_id, "1000"),
+                    )
+                    .await;
+                let box_id = admin.realm_id(REALM).await;
+                let in_box = admin
+                    .create(&format!("/{REALM}/components"), &key_component(box_id, "1"))
+                    .await;
+                *shared_key_component.lock().unwrap() = Some(in_box.clone());
+                let shared_kid = admin.kid_of_component(&other, &in_other).await;
+                assert_eq!(
+                    admin.kid_of_component(REALM, &in_box).await,
+                    shared_kid,
+                    "Keycloak derives the kid from the public key"
+                );
+                assert_ne!(
+                    admin.active_rs256_kid(REALM).await,
+                    shared_kid,
+                    "box-mcp's realm keeps signing with its own key"
+                );
+                assert_eq!(admin.active_rs256_kid(&other).await, shared_kid);
+                let shared_key_token = mint().await;
+                assert_eq!(kid(&shared_key_token), shared_kid);
+                assert_eq!(claims(&shared_key_token)["iss"], kc.issuer(&other));
+
+                // Started now, the server loads realm box-mcp's JWKS with the shared key.
+                let server = kc.server(&[]).await;
+                let description = refused(&server, &kc, &own_key_token).await;
+                assert!(
+                    description.contains("signing key"),
+                    "another realm's own key is not box-mcp's: {description}"
+                );
+                let description = refused(&server, &kc, &shared_key_token).await;
+                assert!(
+                    description.contains("issued by another issuer"),
+                    "a key box-mcp trusts, from the wrong issuer: {description}"
+                );
+                // A box-mcp realm token still passes on the same server.
+                assert_eq!(
+                    server.whoami(&mcp_token(&kc, "carol").await).await["username"],
+                    "carol"
+                );
+                server.stop().await;
+            },
+            async {
+                let id = shared_key_component.lock().unwrap().take();
+                if let Some(id) = id {
+                    admin.delete(&format!("/{REALM}/components/{id}")).await;
+                }
+                admin.delete(&format!("/{other}")).await;
+            },
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn rotated_signing_key_is_accepted_without_restart() {
+        let kc = KeycloakEnv::get();
+        let _exclusive = REALM_KEYS.write().await;
+        let admin = Admin::new(&kc);
+        let server = kc
+            .server(&[("BOX_MCP_AUTH__JWKS_MIN_REFRESH_INTERVAL", "1s")])
+            .await;
+
+        let before = mcp_token(&kc, "alice").await;
+        let old_kid = kid(&before);
+        assert_eq!(admin.active_rs256_kid(REALM).await, old_kid);
+        assert_eq!(server.whoami(&before).await["username"], "alice");
+
+        // A new generated RSA key with a priority above every existing key provider
+        // becomes the active signing key. The old provider stays (published, no longer
+        // signing), as in a real rotation.
+        let providers = admin
+            .get(&format!(
+                "/{REALM}/components?type=org.keycloak.keys.KeyProvider"
+            ))
+            .await;
+        let top = providers
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["config"]["priority"][0].as_str()?.parse::<i64>().ok())
+            .max()
+            .unwrap_or(100);
+        let priority = (top + 100).to_string();
+        let realm_id = admin.realm_id(REALM).await;
+        let component = admin
+            .create(
+                &format!("/{REALM}/components"),
+                &json!({
+                    "name": unique("rotation-test"),
+                    "providerId": "rsa-generated",
+                    "providerType": "org.keycloak.keys.KeyProvider",
+                    "parentId": realm_id,
+                    "config": {
+                        "priority": [priority],
+                        "enabled": ["true"],
+                        "active": ["true"],
+                        "keySize": ["2048"],
+                        "algorithm": ["RS256"]
+                    }
+                }),
+            )
+            .await;
+        with_cleanup(
+            async {
+                let new_kid = admin.kid_of_component(REALM, &component).await;
+                assert_ne!(new_kid, old_kid);
+                assert_eq!(
+                    admin.active_rs256_kid(REALM).await,
+                    new_kid,
+                    "the higher-priority key signs now"
+                );
+                let after = mcp_token(&kc, "alice").await;
+                assert_eq!(kid(&after), new_kid, "Keycloak signs with the new key");
+
+                // The running server has not seen this kid yet. It must pick the key up by
+                // itself (an on-demand refresh for the unknown kid, or its periodic refresh,
+                // both at most once per `jwks_min_refresh_interval` = 1 s) within a few
+                // seconds; until then the only acceptable answer is "unknown key".
+                let rotated_at = Instant::now();
+                let mut refusals = 0;
+                loop {
+                    let reply = server
+                        .mcp_raw(
+                            Method::POST,
+                            Some(&after),
+                            None,
+                            Some(&common::server::initialize_request()),
+                        )
+                        .await;
+                    if reply.status == StatusCode::OK {
+                        break;
+                    }
+                    let description = invalid_token_description(&reply, &kc);
+                    assert!(description.contains("signing key"), "{description}");
+                    refusals += 1;
+                    assert!(
+                        rotated_at.elapsed() < Duration::from_secs(10),
+                        "the rotated key was not accepted within 10 s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let logs = server.logs();
+                let count = |needle: &str| logs.iter().filter(|l| l.contains(needle)).count();
+                eprintln!(
+                    "rotation: the new kid was accepted {:?} after the first try ({refusals} \
+                     refusals before); the server logged {} JWKS loads and {} on-demand refreshes",
+                    rotated_at.elapsed(),
+                    count("loaded the issuer's signing keys"),
+                    count("unknown key id; refreshing"),
+                );
+
+                let me = server.whoami(&after).await;
+                assert_eq!(me["username"], "alice", "{me}");
+                assert_eq!(me["subject"], "a1a1a1a1-0000-4000-8000-000000000001");
+                assert!(
+                    me["roles"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("mcp-admin"))
+                );
+                // Tokens signed before the rotation stay valid while the old key is published.
+                assert_eq!(server.whoami(&before).await["username"], "alice");
+            },
+            admin.delete(&format!("/{REALM}/components/{component}")),
+        )
+        .await;
+        // With the rotation undone, the original key signs again.
+        assert_eq!(admin.active_rs256_kid(REALM).await, old_kid);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn expired_keycloak_token_is_refused() {
+        let kc = KeycloakEnv::get();
+        let _shared = REALM_KEYS.read().await;
+        let admin = Admin::new(&kc);
+        // The same Keycloak token, judged with no clock leeway and with the default 30 s.
+        let strict = kc.server(&[("BOX_MCP_AUTH__LEEWAY", "0s")]).await;
+        let lenient = kc.server(&[]).await;
+
+        let client_id = unique("box-mcp-test-short-lived");
+        let id = admin
+            .create_test_client(&client_id, json!({"access.token.lifespan": "2"}), json!([]))
+            .await;
+        with_cleanup(
+            async {
+                let token = password_token(
+                    &kc,
+                    REALM,
+                    &client_id,
+                    "bob",
+                    "bob-password",
+                    "openid mcp:tools",
+                )
+                .await;
+                let c = claims(&token);
+                let (iat, exp) = (c["iat"].as_u64().unwrap(), c["exp"].as_u64().unwrap());
+                assert_eq!(exp - iat, 2, "the client's lifespan applies: {c}");
+                assert!(audiences(&c).contains(&kc.resource), "{c}");
+                assert_eq!(c["iss"], kc.issuer(REALM));
+
+                // Past `exp` (whole seconds; leeway 0 refuses once now > exp).
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while unix_now() <= exp + 1 {
+                    assert!(Instant::now() < deadline, "clock did not pass exp");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let description = refused(&strict, &kc, &token).await;
+                assert!(description.contains("expired"), "{description}");
+
+                // Everything else about the token is fine: inside the default leeway the
+                // other server still accepts it.
+                assert_eq!(lenient.whoami(&token).await["username"], "bob");
+            },
+            admin.delete(&format!("/{REALM}/clients/{id}")),
+        )
+        .await;
+        strict.stop().await;
+        lenient.stop().await;
+    }
+}
