@@ -4,16 +4,66 @@
 #
 #   scripts/demo.sh
 #
-# Environment (optional): BOX_MCP_PORT (default 8000), KC_PORT (default: a free port).
+# With a Docker engine (`docker info` succeeds) and the Compose plugin, this is
+# `docker compose up --build` (compose.yaml: MCP URL http://localhost:8000/mcp, Keycloak
+# on http://localhost:8080). Otherwise Keycloak comes from Maven Central
+# (scripts/keycloak.sh) and box-mcp is built with cargo and run directly.
+#
+# Environment (optional): BOX_MCP_PORT (default 8000), KC_PORT (default: a free port);
+# either one selects the Maven path, because compose.yaml's ports are fixed.
+# BOX_MCP_DEMO_WITH=docker|maven chooses the path explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+
+docker_usable() {
+    command -v docker >/dev/null 2>&1 &&
+        docker info >/dev/null 2>&1 &&
+        docker compose version >/dev/null 2>&1
+}
+
+case "${BOX_MCP_DEMO_WITH:-auto}" in
+    docker) WITH=docker ;;
+    maven) WITH=maven ;;
+    auto)
+        if [ -z "${BOX_MCP_PORT:-}${KC_PORT:-}" ] && docker_usable; then WITH=docker; else WITH=maven; fi ;;
+    *) echo "demo.sh: BOX_MCP_DEMO_WITH must be docker, maven or unset" >&2; exit 1 ;;
+esac
+
+if [ "$WITH" = docker ]; then
+    docker_usable || { echo "demo.sh: docker compose needs a running Docker engine and the Compose plugin" >&2; exit 1; }
+    for port in 8000 8080; do
+        if (echo > "/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+            echo "demo.sh: port ${port} is in use (compose.yaml needs 8000 and 8080); set BOX_MCP_DEMO_WITH=maven to run without Docker" >&2
+            exit 1
+        fi
+    done
+    cat <<'TXT' >&2
+
+  Starting Keycloak and box-mcp with docker compose (compose.yaml)…
+
+  MCP URL      http://localhost:8000/mcp
+  Issuer       http://localhost:8080/realms/box-mcp
+  Admin        http://localhost:8080/admin  (admin / admin)
+
+  Test users (password = <name>-password):
+    alice  mcp-admin     bob  mcp-editor     carol  mcp-viewer     dave  no MCP role
+
+  Connect a client once box-mcp logs that it loaded the issuer's keys:
+    Claude Code     claude mcp add --transport http box-mcp http://localhost:8000/mcp
+    MCP Inspector   npx @modelcontextprotocol/inspector  → Streamable HTTP → http://localhost:8000/mcp
+
+  Ctrl-C stops both; `docker compose down` removes the containers.
+
+TXT
+    exec docker compose up --build
+fi
 
 PORT="${BOX_MCP_PORT:-8000}"
 MCP_URL="http://127.0.0.1:${PORT}/mcp"
 RUN_DIR="target/demo"
 mkdir -p "$RUN_DIR"
-
-say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
 if (echo > "/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
     echo "demo.sh: port ${PORT} is in use; set BOX_MCP_PORT to another port" >&2
@@ -36,6 +86,9 @@ KC_URL="$(BOX_MCP_RESOURCE_URL="$MCP_URL" KC_RUN_DIR="$RUN_DIR/keycloak" scripts
 ISSUER="${KC_URL}/realms/box-mcp"
 
 say "Starting box-mcp…"
+# BOX_MCP_PORT is this script's setting, not box-mcp's: every other BOX_MCP_* variable
+# is a configuration key, and an unknown key is an error.
+env -u BOX_MCP_PORT \
 BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
 BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
 BOX_MCP_AUTH__ISSUER="$ISSUER" \
