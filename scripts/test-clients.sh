@@ -156,9 +156,8 @@ echo "Keycloak: ${KC_URL}"
 
 say "starting box-mcp on ${MCP_URL}"
 port_in_use "$PORT" && die "port ${PORT} is already in use"
-# box-mcp reads every BOX_MCP_* variable as configuration and refuses unknown keys, so
-# variables meant for scripts (BOX_MCP_TEST_*, BOX_MCP_CACHE, BOX_MCP_RESOURCE_URL, …)
-# must not reach it.
+# The server under test gets exactly the configuration below: any BOX_MCP_* setting
+# from the caller's environment is dropped so it cannot change what is tested.
 unset_args=()
 while IFS= read -r var; do
     case "$var" in BOX_MCP_*) unset_args+=(-u "$var") ;; esac
