@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use auth0_issuer::Auth0Issuer;
-use common::{Reply, ServerProcess, TestKey};
+use common::{ServerProcess, TestKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -23,19 +23,6 @@ async fn start(env: &[(&str, &str)]) -> (TestKey, Auth0Issuer, ServerProcess) {
     let server = ServerProcess::start(&issuer.issuer, env).await;
     server.wait_ready(Duration::from_secs(10)).await;
     (key, issuer, server)
-}
-
-fn assert_invalid_token(reply: &Reply, description_contains: &str) {
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
-    let challenge = reply.www_authenticate();
-    assert!(
-        challenge.starts_with(r#"Bearer error="invalid_token""#),
-        "{challenge}"
-    );
-    assert!(
-        challenge.contains(description_contains),
-        "expected {description_contains:?} in {challenge}"
-    );
 }
 
 async fn get_json(server: &ServerProcess, path: &str) -> (StatusCode, Value) {
@@ -130,7 +117,7 @@ async fn an_iss_without_the_trailing_slash_is_another_issuer() {
             Some(&json!({})),
         )
         .await;
-    assert_invalid_token(&reply, "issued by another issuer");
+    reply.assert_invalid_token("issued by another issuer");
 }
 
 #[tokio::test]
@@ -148,7 +135,7 @@ async fn a_token_only_for_userinfo_is_refused() {
             Some(&json!({})),
         )
         .await;
-    assert_invalid_token(&reply, "audience");
+    reply.assert_invalid_token("audience");
 }
 
 #[tokio::test]

@@ -18,21 +18,6 @@ fn challenge_for(server: &ServerProcess) -> String {
     )
 }
 
-fn assert_invalid_token(reply: &common::Reply, description_contains: &str) {
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
-    let challenge = reply.www_authenticate();
-    assert!(
-        challenge.starts_with(r#"Bearer error="invalid_token", error_description=""#),
-        "{challenge}"
-    );
-    assert!(
-        challenge.contains(description_contains),
-        "expected {description_contains:?} in {challenge}"
-    );
-    assert!(challenge.contains("resource_metadata=\""), "{challenge}");
-    assert_eq!(reply.json()["error"], "invalid_token");
-}
-
 #[tokio::test]
 async fn no_token_gets_the_exact_challenge_on_every_method() {
     let f = Fixture::start(&[]).await;
@@ -196,7 +181,7 @@ async fn each_failed_check_is_refused_and_named() {
                 Some(&common::server::initialize_request()),
             )
             .await;
-        assert_invalid_token(&reply, expected);
+        reply.assert_invalid_token(expected);
         assert!(
             !reply.www_authenticate().contains(&token),
             "{name}: the challenge echoes the token"
@@ -230,7 +215,7 @@ async fn algorithm_attacks_are_refused() {
             .server
             .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
             .await;
-        assert_invalid_token(&reply, "algorithm");
+        reply.assert_invalid_token("algorithm");
     }
 
     // HS256 "signed" with the RSA public key as the HMAC secret.
@@ -246,7 +231,7 @@ async fn algorithm_attacks_are_refused() {
         .server
         .mcp_raw(Method::POST, Some(&hs), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "algorithm");
+    reply.assert_invalid_token("algorithm");
 
     // A header algorithm that does not match the key (PS256 with an RS256 key).
     let mut header = Header::new(Algorithm::PS256);
@@ -256,7 +241,7 @@ async fn algorithm_attacks_are_refused() {
         .server
         .mcp_raw(Method::POST, Some(&ps), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "algorithm");
+    reply.assert_invalid_token("algorithm");
 }
 
 #[tokio::test]
@@ -280,7 +265,7 @@ async fn unknown_kid_triggers_one_rate_limited_refresh_and_is_then_accepted() {
         let reply = server
             .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
             .await;
-        assert_invalid_token(&reply, "kid");
+        reply.assert_invalid_token("kid");
     }
     assert_eq!(
         issuer.jwks_hits() - before,
@@ -353,7 +338,7 @@ async fn jku_and_x5u_headers_are_ignored() {
         .server
         .mcp_raw(Method::POST, Some(&forged), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "kid");
+    reply.assert_invalid_token("kid");
     assert_eq!(
         attacker.total_hits(),
         0,
@@ -648,7 +633,7 @@ async fn jwks_failing_after_start_keeps_the_known_keys() {
         .server
         .mcp_raw(Method::POST, Some(&stranger), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "kid");
+    reply.assert_invalid_token("kid");
     // ...and a token never seen before, signed with a known key, still verifies.
     assert_eq!(f.server.whoami(&f.token("carol")).await["subject"], "carol");
     let ready: Value = f
@@ -688,7 +673,7 @@ async fn withdrawn_keys_stop_counting_even_for_cached_tokens() {
         .server
         .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "kid");
+    reply.assert_invalid_token("kid");
 }
 
 #[tokio::test]
@@ -701,7 +686,7 @@ async fn a_cached_token_still_expires() {
         .server
         .mcp_raw(Method::POST, Some(&token), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "expired");
+    reply.assert_invalid_token("expired");
 }
 
 #[tokio::test]
@@ -798,7 +783,7 @@ async fn a_configured_public_url_is_the_audience_and_resource() {
         .server
         .mcp_raw(Method::POST, Some(&for_local), None, Some(&json!({})))
         .await;
-    assert_invalid_token(&reply, "audience");
+    reply.assert_invalid_token("audience");
 }
 
 #[tokio::test]

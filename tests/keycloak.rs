@@ -23,10 +23,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use base64::{
-    Engine,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64},
-};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use common::{Reply, ServerProcess};
 use futures::FutureExt as _;
 use reqwest::{Method, StatusCode};
@@ -442,16 +439,7 @@ fn rsa_private_key_pem() -> String {
     };
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
     let der = AsDer::<Pkcs8V1Der>::as_der(&pair).expect("PKCS#8");
-    let body = STANDARD.encode(der.as_ref());
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
+    common::issuer::pem("PRIVATE KEY", der.as_ref())
 }
 
 // ---------------------------------------------------------------------------------

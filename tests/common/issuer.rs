@@ -32,7 +32,8 @@ pub struct TestKey {
     pub public_pem: String,
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+/// DER → PEM with the given label.
+pub fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let lines: Vec<&str> = body
         .as_bytes()

@@ -240,6 +240,23 @@ impl Reply {
             .map(|v| v.to_str().unwrap().to_string())
     }
 
+    /// Asserts a 401 `invalid_token` answer whose challenge names the failed
+    /// check (`description_contains`) and points at the metadata.
+    pub fn assert_invalid_token(&self, description_contains: &str) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
+        let challenge = self.www_authenticate();
+        assert!(
+            challenge.starts_with(r#"Bearer error="invalid_token", error_description=""#),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(description_contains),
+            "expected {description_contains:?} in {challenge}"
+        );
+        assert!(challenge.contains("resource_metadata=\""), "{challenge}");
+        assert_eq!(self.json()["error"], "invalid_token");
+    }
+
     pub fn www_authenticate(&self) -> String {
         self.header("www-authenticate").unwrap_or_default()
     }
