@@ -5,6 +5,7 @@
 //! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`tools`]).
 
 pub mod auth;
+pub mod box_api;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -1,0 +1,409 @@
+//! The request core: every Box call goes through [`BoxClient::execute`], which
+//! adds the credential, retries 429 and 5xx with backoff (honouring
+//! `Retry-After`, bounded in attempts and time), renews the credential once on a
+//! 401, and turns Box's answers into [`BoxError`]s.
+
+use std::{future::Future, time::Duration};
+
+use bytes::Bytes;
+use reqwest::{
+    Method, StatusCode,
+    header::{HeaderMap, HeaderValue, RETRY_AFTER},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use super::BoxError;
+
+/// What a call is authorised with: a Box access token and, for a service token
+/// acting for a user, that user's id for the `As-User` header.
+pub struct Bearer {
+    pub token: SecretString,
+    pub as_user: Option<String>,
+}
+
+/// Where credentials come from. `renew = true` asks for a fresh one (after Box
+/// answered 401 to the last).
+pub trait CredentialSource: Send + Sync {
+    fn bearer(&self, renew: bool) -> impl Future<Output = Result<Bearer, BoxError>> + Send;
+}
+
+/// Base URLs, configurable so the same code talks to api.box.com or the sandbox.
+#[derive(Debug, Clone)]
+pub struct BoxEndpoints {
+    /// e.g. `https://api.box.com/2.0`
+    pub api: Url,
+    /// e.g. `https://upload.box.com/api/2.0`
+    pub upload: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// No retry starts after this much time since the first attempt.
+    pub max_elapsed: Duration,
+    /// First backoff delay; doubles per attempt.
+    pub base_delay: Duration,
+    /// Longest single wait, also for a `Retry-After` Box asks for.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(20),
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The body of a request, rebuilt for each attempt.
+#[derive(Clone)]
+pub(crate) enum Body {
+    None,
+    Json(serde_json::Value),
+    /// Box uploads: the `attributes` part must come before the `file` part.
+    Upload {
+        attributes: serde_json::Value,
+        file_name: String,
+        content: Bytes,
+    },
+}
+
+/// One Box request, as data, so it can be sent again.
+#[derive(Clone)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub query: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::None,
+        }
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.query.push((key, value.to_string()));
+        self
+    }
+
+    pub fn query_opt(self, key: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.query(key, v),
+            None => self,
+        }
+    }
+
+    pub fn header(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.headers.push((key, value.to_string()));
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+}
+
+/// A successful answer, read whole (bounded).
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, BoxError> {
+        serde_json::from_slice(&self.body).map_err(|e| BoxError::InvalidResponse(e.to_string()))
+    }
+}
+
+/// Largest JSON answer read from Box (item listings, search results).
+const MAX_JSON_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct BoxClient {
+    http: reqwest::Client,
+    pub(crate) endpoints: BoxEndpoints,
+    retry: RetryPolicy,
+}
+
+impl BoxClient {
+    pub fn new(
+        endpoints: BoxEndpoints,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, BoxError> {
+        let http = reqwest::Client::builder()
+            // Downloads redirect to a pre-signed URL that must not get our token:
+            // redirects are followed by hand, without credentials.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .user_agent(concat!("box-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BoxError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            endpoints,
+            retry,
+        })
+    }
+
+    /// `<api>/<segments…>`, each segment percent-encoded.
+    pub(crate) fn api(&self, segments: &[&str]) -> Url {
+        join(&self.endpoints.api, segments)
+    }
+
+    pub(crate) fn upload(&self, segments: &[&str]) -> Url {
+        join(&self.endpoints.upload, segments)
+    }
+
+    /// Sends `request` and returns the JSON answer.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        creds: &impl CredentialSource,
+        request: Request,
+    ) -> Result<T, BoxError> {
+        self.execute(creds, request, MAX_JSON_BYTES).await?.json()
+    }
+
+    /// Sends `request`, retrying as the policy allows; reads at most `max_bytes`.
+    pub(crate) async fn execute(
+        &self,
+        creds: &impl CredentialSource,
+        request: Request,
+        max_bytes: u64,
+    ) -> Result<Answer, BoxError> {
+        let started = Instant::now();
+        let mut bearer = creds.bearer(false).await?;
+        let mut renewed = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = self.send_once(&bearer, &request, max_bytes).await;
+            let wait = match outcome {
+                Ok(answer) if answer.status.is_success() || answer.status == StatusCode::FOUND => {
+                    return Ok(answer);
+                }
+                Ok(answer) if answer.status == StatusCode::UNAUTHORIZED && !renewed => {
+                    // One re-mint: the cached token may have been revoked early.
+                    renewed = true;
+                    bearer = creds.bearer(true).await?;
+                    Some(Duration::ZERO)
+                }
+                Ok(answer) if is_retryable(answer.status) => {
+                    let wait =
+                        retry_after(&answer.headers).unwrap_or_else(|| self.backoff(attempt));
+                    if !self.may_retry(attempt, started, wait) {
+                        return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
+                    }
+                    tracing::info!(
+                        status = answer.status.as_u16(),
+                        attempt,
+                        ?wait,
+                        "Box asked to retry"
+                    );
+                    Some(wait)
+                }
+                Ok(answer) => {
+                    return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
+                }
+                Err(error @ (BoxError::Transport(_) | BoxError::Timeout)) => {
+                    let wait = self.backoff(attempt);
+                    if !self.may_retry(attempt, started, wait) {
+                        return Err(error);
+                    }
+                    tracing::info!(%error, attempt, ?wait, "Box call failed; retrying");
+                    Some(wait)
+                }
+                Err(error) => return Err(error),
+            };
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    fn may_retry(&self, attempt: u32, started: Instant, wait: Duration) -> bool {
+        attempt < self.retry.max_attempts
+            && wait <= self.retry.max_delay
+            && started.elapsed() + wait <= self.retry.max_elapsed
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.retry
+            .base_delay
+            .saturating_mul(factor)
+            .min(self.retry.max_delay)
+    }
+
+    async fn send_once(
+        &self,
+        bearer: &Bearer,
+        request: &Request,
+        max_bytes: u64,
+    ) -> Result<Answer, BoxError> {
+        let mut builder = self
+            .http
+            .request(request.method.clone(), request.url.clone())
+            .bearer_auth(bearer.token.expose_secret());
+        if let Some(user) = &bearer.as_user {
+            builder = builder.header("As-User", user);
+        }
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (k, v) in &request.headers {
+            builder = builder.header(*k, v);
+        }
+        builder = match &request.body {
+            Body::None => builder,
+            Body::Json(value) => builder.json(value),
+            Body::Upload {
+                attributes,
+                file_name,
+                content,
+            } => {
+                let file = reqwest::multipart::Part::stream(reqwest::Body::from(content.clone()))
+                    .file_name(file_name.clone())
+                    .mime_str("application/octet-stream")
+                    .map_err(|e| BoxError::Transport(e.to_string()))?;
+                let form = reqwest::multipart::Form::new()
+                    .text("attributes", attributes.to_string())
+                    .part("file", file);
+                builder.multipart(form)
+            }
+        };
+        let response = builder.send().await.map_err(transport_error)?;
+        read_answer(response, max_bytes).await
+    }
+
+    /// Follows a download redirect without credentials (the URL is pre-signed).
+    pub(crate) async fn fetch_unauthenticated(
+        &self,
+        url: &str,
+        max_bytes: u64,
+    ) -> Result<Answer, BoxError> {
+        let response = self.http.get(url).send().await.map_err(transport_error)?;
+        let answer = read_answer(response, max_bytes).await?;
+        if !answer.status.is_success() {
+            return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
+        }
+        Ok(answer)
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> BoxError {
+    if e.is_timeout() {
+        BoxError::Timeout
+    } else {
+        // The URL is ours (no token in it); reqwest's own text names the failure.
+        BoxError::Transport(e.without_url().to_string())
+    }
+}
+
+async fn read_answer(mut response: reqwest::Response, max_bytes: u64) -> Result<Answer, BoxError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    if status.is_success() && response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(BoxError::TooLarge { limit: max_bytes });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            if status.is_success() {
+                return Err(BoxError::TooLarge { limit: max_bytes });
+            }
+            break; // an error body: what we have is enough to describe it
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body: Bytes::from(body),
+    })
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::ACCEPTED // content not ready yet (downloads)
+        || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in seconds (Box sends seconds).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded_under_the_base_path() {
+        let base = Url::parse("https://api.box.com/2.0").unwrap();
+        assert_eq!(
+            join(&base, &["files", "12"]).as_str(),
+            "https://api.box.com/2.0/files/12"
+        );
+        assert_eq!(
+            join(&base, &["folders", "../x"]).as_str(),
+            "https://api.box.com/2.0/folders/..%2Fx"
+        );
+        let slash = Url::parse("http://127.0.0.1:9/2.0/").unwrap();
+        assert_eq!(
+            join(&slash, &["users", "me"]).as_str(),
+            "http://127.0.0.1:9/2.0/users/me"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let client = BoxClient::new(
+            BoxEndpoints {
+                api: Url::parse("http://127.0.0.1:9/2.0").unwrap(),
+                upload: Url::parse("http://127.0.0.1:9/api/2.0").unwrap(),
+            },
+            RetryPolicy {
+                max_attempts: 10,
+                max_elapsed: Duration::from_secs(60),
+                base_delay: Duration::from_millis(100),
+                max_delay: Duration::from_millis(350),
+            },
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let delays: Vec<u128> = (1..=4).map(|a| client.backoff(a).as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 350, 350]);
+    }
+}
