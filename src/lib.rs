@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod box_api;
+pub mod broker;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -15,7 +15,7 @@ use rmcp::{
     service::RequestContext,
 };
 
-use crate::auth::Principal;
+use crate::{auth::Principal, tools::BoxContext};
 
 const INSTRUCTIONS: &str = "Tools over a Box enterprise. Every call acts as the signed-in \
 user; `whoami` shows who the server thinks you are.";
@@ -25,23 +25,31 @@ pub struct BoxMcp {
     tools: ToolRouter<Self>,
     /// Over stdio there is no token: the identity of the local OS user.
     local_principal: Option<Arc<Principal>>,
+    /// The Box client and credential broker; `None` when Box is not configured.
+    box_context: Option<Arc<BoxContext>>,
 }
 
 impl BoxMcp {
     /// The server for HTTP: each request's principal comes from its token.
-    pub fn for_http() -> Self {
+    pub fn for_http(box_context: Option<Arc<BoxContext>>) -> Self {
         Self {
             tools: crate::tools::router(),
             local_principal: None,
+            box_context,
         }
     }
 
     /// The server for stdio, acting as `principal` for every call.
-    pub fn for_stdio(principal: Principal) -> Self {
+    pub fn for_stdio(principal: Principal, box_context: Option<Arc<BoxContext>>) -> Self {
         Self {
             tools: crate::tools::router(),
             local_principal: Some(Arc::new(principal)),
+            box_context,
         }
+    }
+
+    pub(crate) fn box_context(&self) -> Option<Arc<BoxContext>> {
+        self.box_context.clone()
     }
 
     /// The caller of the current request: the verified token's principal (put into

@@ -123,6 +123,7 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         required_scopes: raw.auth.required_scopes.clone(),
         sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
         metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
+        box_context: crate::tools::BoxContext::from_settings(settings)?,
         issuer,
         urls,
     })

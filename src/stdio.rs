@@ -30,7 +30,8 @@ pub fn local_principal(settings: &Settings) -> Principal {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let principal = local_principal(&settings);
     tracing::info!(subject = %principal.subject, "serving MCP over stdio");
-    let service = BoxMcp::for_stdio(principal)
+    let box_context = crate::tools::BoxContext::from_settings(&settings)?;
+    let service = BoxMcp::for_stdio(principal, box_context)
         .serve(rmcp::transport::stdio())
         .await
         .context("stdio handshake failed")?;

@@ -10,7 +10,7 @@ mod items;
 mod metadata;
 pub mod models;
 mod search;
-mod sharing;
+pub mod sharing;
 mod users;
 
 pub use client::{Bearer, BoxClient, BoxEndpoints, CredentialSource, RetryPolicy};

@@ -52,6 +52,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     pub required_scopes: Vec<String>,
     pub sessions: SessionBindings,
+    /// The Box client and broker, shared by every MCP session.
+    pub box_context: Option<Arc<crate::tools::BoxContext>>,
     /// The RFC 9728 document, serialised once.
     pub metadata_json: Bytes,
 }
@@ -72,7 +74,10 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
     let mut session_manager = LocalSessionManager::default();
     session_manager.session_config.keep_alive = Some(raw.session.idle_timeout);
     let mcp_service = StreamableHttpService::new(
-        || Ok(BoxMcp::for_http()),
+        {
+            let box_context = state.box_context.clone();
+            move || Ok(BoxMcp::for_http(box_context.clone()))
+        },
         Arc::new(session_manager),
         mcp_config,
     );

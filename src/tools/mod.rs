@@ -1,12 +1,255 @@
 //! MCP tools, one module per area. Each module contributes a router; they are
 //! added together here.
+//!
+//! Box tools share one path ([`BoxMcp::box_call`]): the caller's principal, then
+//! a Box credential from the broker holding exactly the tool's declared scopes
+//! (and, for tools that target one item, only that item), then the Box client.
+//! Failures become tool results with `isError: true` and a message the agent can
+//! act on; they never carry a token.
 
+mod ai;
+pub mod args;
+mod files;
+mod folders;
+mod metadata;
+mod search;
+mod sharing;
+mod users;
 mod whoami;
 
-use rmcp::handler::server::tool::ToolRouter;
+use std::sync::Arc;
 
-use crate::mcp::BoxMcp;
+use rmcp::{
+    ErrorData, RoleServer,
+    handler::server::tool::ToolRouter,
+    model::{CallToolResult, ContentBlock},
+    service::RequestContext,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    auth::Principal,
+    box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource, RetryPolicy},
+    broker::{BoxItem, Broker, ToolAccess},
+    mcp::BoxMcp,
+};
 
 pub fn router() -> ToolRouter<BoxMcp> {
     BoxMcp::whoami_router()
+        + BoxMcp::users_router()
+        + BoxMcp::search_router()
+        + BoxMcp::folders_router()
+        + BoxMcp::files_router()
+        + BoxMcp::sharing_router()
+        + BoxMcp::metadata_router()
+        + BoxMcp::ai_router()
+}
+
+/// What a tool does to Box content. Declared next to each tool, so policy and
+/// scopes cannot drift from what the tool does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Read,
+    Write,
+    Delete,
+}
+
+/// A Box tool's declaration: the Box scopes its downscoped token holds, and its effect.
+#[derive(Debug, Clone, Copy)]
+pub struct BoxTool {
+    pub name: &'static str,
+    pub scopes: &'static [&'static str],
+    pub effect: Effect,
+}
+
+/// Size limits of the content tools.
+#[derive(Debug, Clone)]
+pub struct ToolLimits {
+    /// Text returned by `box_file_read_text`, in bytes.
+    pub read_text_bytes: u64,
+    /// Bytes returned by `box_file_download`.
+    pub download_bytes: u64,
+    /// Bytes accepted by `box_file_upload`.
+    pub upload_bytes: u64,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            read_text_bytes: 200_000,
+            download_bytes: 1024 * 1024,
+            upload_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// What Box tools need, shared by every session.
+pub struct BoxContext {
+    pub client: BoxClient,
+    pub broker: Broker,
+    pub limits: ToolLimits,
+}
+
+impl BoxContext {
+    /// Builds the Box client and broker from the configuration; `None` when Box
+    /// access is disabled (Box tools then answer that Box is not configured).
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Option<Arc<Self>>> {
+        let config = &settings.raw.r#box;
+        let broker =
+            Broker::new(config).map_err(|e| anyhow::anyhow!("Box credential broker: {e}"))?;
+        if !broker.is_enabled() {
+            return Ok(None);
+        }
+        let endpoints = BoxEndpoints {
+            api: url::Url::parse(&config.api_base_url)?,
+            upload: url::Url::parse(&config.upload_base_url)?,
+        };
+        let client = BoxClient::new(endpoints, RetryPolicy::default(), config.timeout)
+            .map_err(|e| anyhow::anyhow!("Box client: {e}"))?;
+        Ok(Some(Arc::new(Self {
+            client,
+            broker,
+            limits: ToolLimits::default(),
+        })))
+    }
+}
+
+/// A tool failure, shown to the agent as an error result.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("invalid argument `{argument}`: {problem}")]
+    Invalid {
+        argument: &'static str,
+        problem: String,
+    },
+    #[error("{0}")]
+    Box(#[from] BoxError),
+    #[error("Box is not configured on this server")]
+    NotConfigured,
+}
+
+impl ToolError {
+    pub fn invalid(argument: &'static str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            argument,
+            problem: problem.into(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_argument",
+            Self::NotConfigured => "not_configured",
+            Self::Box(BoxError::NotFound) => "not_found",
+            Self::Box(BoxError::NameInUse { .. }) => "name_in_use",
+            Self::Box(BoxError::Credentials(_)) => "no_box_access",
+            Self::Box(BoxError::RateLimited | BoxError::Unavailable { .. } | BoxError::Timeout) => {
+                "box_unavailable"
+            }
+            Self::Box(BoxError::TooLarge { .. }) => "too_large",
+            Self::Box(_) => "box_error",
+        }
+    }
+}
+
+/// A successful tool answer: a one-line summary and the structured result.
+pub struct Outcome {
+    summary: String,
+    data: Value,
+}
+
+impl Outcome {
+    pub fn new(summary: impl Into<String>, data: &impl Serialize) -> Self {
+        let data = serde_json::to_value(data).unwrap_or(Value::Null);
+        // MCP structured content is an object.
+        let data = if data.is_object() {
+            data
+        } else {
+            json!({ "result": data })
+        };
+        Self {
+            summary: summary.into(),
+            data,
+        }
+    }
+}
+
+/// Turns a tool's outcome into its MCP result.
+pub fn respond(result: Result<Outcome, ToolError>) -> Result<CallToolResult, ErrorData> {
+    Ok(match result {
+        Ok(outcome) => {
+            let mut r = CallToolResult::structured(outcome.data);
+            r.content.insert(0, ContentBlock::text(outcome.summary));
+            r
+        }
+        Err(error) => {
+            let mut r = CallToolResult::structured_error(json!({
+                "error": error.code(),
+                "message": error.to_string(),
+            }));
+            r.content = vec![ContentBlock::text(error.to_string())];
+            r
+        }
+    })
+}
+
+/// One Box call on behalf of one caller: a [`CredentialSource`] that asks the
+/// broker for a token with exactly the tool's access.
+pub struct BoxCall {
+    context: Arc<BoxContext>,
+    caller: Arc<Principal>,
+    access: ToolAccess,
+}
+
+impl BoxCall {
+    pub fn client(&self) -> &BoxClient {
+        &self.context.client
+    }
+
+    pub fn limits(&self) -> &ToolLimits {
+        &self.context.limits
+    }
+}
+
+impl CredentialSource for BoxCall {
+    async fn bearer(&self, renew: bool) -> Result<Bearer, BoxError> {
+        if renew {
+            self.context.broker.forget(&self.caller, &self.access).await;
+        }
+        let credential = self
+            .context
+            .broker
+            .credential(&self.caller, &self.access)
+            .await
+            .map_err(|e| BoxError::Credentials(e.to_string()))?;
+        Ok(Bearer {
+            token: credential.token,
+            as_user: credential.as_user,
+        })
+    }
+}
+
+impl BoxMcp {
+    /// Prepares a Box call for `tool`, targeting `resource` when the tool acts on one item.
+    pub(crate) fn box_call(
+        &self,
+        context: &RequestContext<RoleServer>,
+        tool: &BoxTool,
+        resource: Option<BoxItem>,
+    ) -> Result<BoxCall, ToolError> {
+        let box_context = self.box_context().ok_or(ToolError::NotConfigured)?;
+        let caller = self
+            .caller(context)
+            .map_err(|_| ToolError::invalid("caller", "no authenticated caller"))?;
+        Ok(BoxCall {
+            context: box_context,
+            caller,
+            access: ToolAccess {
+                scopes: tool.scopes,
+                resource,
+            },
+        })
+    }
 }

@@ -1,0 +1,212 @@
+//! What can go wrong while getting a Box credential.
+//!
+//! Every message is built from fixed text, configuration keys, ids and what Box
+//! said in its error fields (scrubbed of any secret the request carried); never
+//! from a token, a client secret or an assertion.
+
+/// Why the broker could not hand out a Box credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    /// `box.mode = "disabled"`: the server was started without Box access.
+    #[error(
+        "Box access is not configured on this server (box.mode = \"disabled\"); an administrator must set box.mode and the Box app credentials"
+    )]
+    Disabled,
+
+    /// The caller has no Box user in per-user mode. No Box call was made for
+    /// the claim and file mappings; the email mapping made one lookup.
+    #[error("the caller {subject:?} is not mapped to a Box user: {reason}")]
+    NotMapped { subject: String, reason: String },
+
+    /// Box's token endpoint refused a grant with a 4xx other than 429
+    /// (`invalid_grant`, `invalid_client`, `unauthorized_client`, …). Not retried.
+    #[error("Box's token endpoint refused the {grant} (HTTP {status} {error}: {description})")]
+    TokenEndpoint {
+        /// Which request: "client-credentials grant", "JWT assertion grant", "downscoping exchange".
+        grant: &'static str,
+        status: u16,
+        /// Box's `error` code, e.g. `invalid_grant`.
+        error: String,
+        /// Box's `error_description`, shortened and scrubbed of secrets.
+        description: String,
+    },
+
+    /// A Box API call the broker itself makes (user lookup by email, the
+    /// service account's own user) was refused with a 4xx other than 429.
+    #[error("Box refused the {call} (HTTP {status} {code}: {message})")]
+    BoxApi {
+        call: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+
+    /// Box could not be reached, or kept answering 429/5xx, within the
+    /// configured attempts and time (`box.token_max_attempts`,
+    /// `box.token_retry_max_elapsed`).
+    #[error("Box is unavailable: {reason}")]
+    Unavailable { reason: String },
+
+    /// Box answered 2xx with something that is not what its API describes.
+    #[error("Box returned an invalid answer to the {call}: {reason}")]
+    InvalidResponse { call: &'static str, reason: String },
+
+    /// A configuration problem; `key` names the setting (`box.jwt_config_file`, …).
+    #[error("invalid value for `{key}`: {message}")]
+    Config { key: String, message: String },
+
+    /// The tool asked for something the broker will not request: no scopes, a
+    /// scope that is not a scope token, an item id that is not a Box id.
+    #[error("invalid Box access request: {reason}")]
+    InvalidRequest { reason: String },
+}
+
+impl BrokerError {
+    pub(crate) fn config(key: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::Config {
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn not_mapped(subject: &str, reason: impl Into<String>) -> Self {
+        Self::NotMapped {
+            subject: subject.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A short machine-readable code for logs, audit events and tool results.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Disabled => "box_not_configured",
+            Self::NotMapped { .. } => "box_user_not_mapped",
+            Self::TokenEndpoint { .. } => "box_token_refused",
+            Self::BoxApi { .. } => "box_request_refused",
+            Self::Unavailable { .. } => "box_unavailable",
+            Self::InvalidResponse { .. } => "box_invalid_response",
+            Self::Config { .. } => "box_configuration_error",
+            Self::InvalidRequest { .. } => "box_invalid_request",
+        }
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::InvalidResponse { .. }
+        )
+    }
+}
+
+/// Longest piece of Box-provided text kept in an error.
+const MAX_REMOTE_TEXT: usize = 300;
+
+/// Makes Box-provided text safe to put in an error: secrets the request carried
+/// are replaced, control characters dropped, and the length bounded.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        if text.contains(secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_REMOTE_TEXT)
+        .collect();
+    if text.chars().count() > MAX_REMOTE_TEXT {
+        out.push('…');
+    }
+    out.trim().to_string()
+}
+
+/// Box's two error shapes: `OAuth2Error {error, error_description}` from the
+/// token endpoint and `ClientError {code, message}` from the API. Returns
+/// `(code, description)`, each scrubbed; `fallback` when the body is neither.
+pub(crate) fn parse_box_error(body: &[u8], secrets: &[&str], fallback: &str) -> (String, String) {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        error: Option<String>,
+        error_description: Option<String>,
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let raw: Option<Raw> = serde_json::from_slice(body).ok();
+    let (code, description) = match raw {
+        Some(r) => (r.error.or(r.code), r.error_description.or(r.message)),
+        None => (None, None),
+    };
+    (
+        scrub(code.as_deref().unwrap_or(fallback), secrets),
+        scrub(description.as_deref().unwrap_or("no description"), secrets),
+    )
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); keep the chain.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth2_errors_are_read_and_scrubbed() {
+        let body = br#"{"error":"invalid_grant","error_description":"The subject token tok-SECRET-123 is expired"}"#;
+        let (code, description) = parse_box_error(body, &["tok-SECRET-123"], "http_400");
+        assert_eq!(code, "invalid_grant");
+        assert_eq!(description, "The subject token [redacted] is expired");
+    }
+
+    #[test]
+    fn client_errors_are_read() {
+        let body = br#"{"type":"error","status":403,"code":"access_denied_insufficient_permissions","message":"Access denied","request_id":"r1"}"#;
+        let (code, description) = parse_box_error(body, &[], "http_403");
+        assert_eq!(code, "access_denied_insufficient_permissions");
+        assert_eq!(description, "Access denied");
+    }
+
+    #[test]
+    fn unparseable_bodies_get_the_fallback_and_no_body_text() {
+        let (code, description) = parse_box_error(b"<html>secret-ish</html>", &[], "http_400");
+        assert_eq!(code, "http_400");
+        assert_eq!(description, "no description");
+    }
+
+    #[test]
+    fn remote_text_is_bounded_and_has_no_control_characters() {
+        let long = "x\n".repeat(1000);
+        let s = scrub(&long, &[]);
+        assert!(s.chars().count() <= MAX_REMOTE_TEXT + 1);
+        assert!(!s.contains('\n'));
+    }
+
+    #[test]
+    fn error_messages_name_box_code_and_description() {
+        let e = BrokerError::TokenEndpoint {
+            grant: "downscoping exchange",
+            status: 400,
+            error: "invalid_scope".into(),
+            description: "The requested scope is not allowed".into(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("invalid_scope"), "{text}");
+        assert!(
+            text.contains("The requested scope is not allowed"),
+            "{text}"
+        );
+        assert!(text.contains("downscoping exchange"), "{text}");
+        assert_eq!(e.code(), "box_token_refused");
+        assert!(!e.is_transient());
+    }
+}

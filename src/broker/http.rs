@@ -1,0 +1,313 @@
+//! The broker's HTTP calls: token endpoint form POSTs and the two Box API reads
+//! it makes itself. Bounded like every outbound call of the server: no
+//! redirects, connect and total timeouts, a body size cap; and retried on 429,
+//! 5xx and connection errors with exponential backoff that honours
+//! `Retry-After`, bounded in attempts and in total time. Other 4xx answers are
+//! final and become errors naming Box's code and description.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{
+    StatusCode,
+    header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER},
+};
+use url::Url;
+
+use super::error::{BrokerError, error_chain, parse_box_error};
+
+/// Largest token endpoint answer read; real ones are well under 4 KiB.
+const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// Largest API answer read (a page of users).
+const MAX_API_BYTES: usize = 1024 * 1024;
+/// Longest single backoff between attempts (a `Retry-After` may ask for more,
+/// up to the total budget).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How token endpoint and lookup calls are bounded and retried.
+#[derive(Debug, Clone)]
+pub(crate) struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// First backoff; doubles per attempt, with jitter, up to [`MAX_BACKOFF`].
+    pub initial_backoff: Duration,
+    /// No attempt starts, and none runs, past this much time after the first.
+    pub max_elapsed: Duration,
+    /// Timeout of one attempt (also bounded by what is left of `max_elapsed`).
+    pub timeout: Duration,
+}
+
+/// Which call this is, for messages and for how its errors are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Call {
+    ClientCredentials,
+    JwtBearer,
+    TokenExchange,
+    UserLookup,
+    CurrentUser,
+}
+
+impl Call {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client-credentials grant",
+            Self::JwtBearer => "JWT assertion grant",
+            Self::TokenExchange => "downscoping exchange",
+            Self::UserLookup => "user lookup by email (GET /users)",
+            Self::CurrentUser => "service account lookup (GET /users/me)",
+        }
+    }
+
+    fn is_token_endpoint(self) -> bool {
+        matches!(
+            self,
+            Self::ClientCredentials | Self::JwtBearer | Self::TokenExchange
+        )
+    }
+
+    fn max_bytes(self) -> usize {
+        if self.is_token_endpoint() {
+            MAX_TOKEN_BYTES
+        } else {
+            MAX_API_BYTES
+        }
+    }
+}
+
+/// A request as data, rebuilt for every attempt (a JWT assertion must carry a
+/// fresh `jti` each time).
+pub(crate) enum Outbound {
+    /// `application/x-www-form-urlencoded` POST.
+    Form { url: Url, body: String },
+    /// GET with a bearer token.
+    Get { url: Url, bearer: String },
+}
+
+#[derive(Clone)]
+pub(crate) struct HttpClient {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+/// Why the last attempt failed, for the final message.
+enum Failure {
+    Status(StatusCode, String),
+    Connect(String),
+}
+
+impl HttpClient {
+    pub fn new(retry: RetryPolicy) -> Result<Self, BrokerError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(retry.timeout)
+            .timeout(retry.timeout)
+            .user_agent(concat!("box-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BrokerError::config("box.timeout", error_chain(&e)))?;
+        Ok(Self { http, retry })
+    }
+
+    /// Sends the request built by `build` until it gets a 2xx, a final 4xx,
+    /// or runs out of attempts or time. `secrets` are scrubbed from any text
+    /// Box sends back. Returns the 2xx body.
+    pub async fn send(
+        &self,
+        call: Call,
+        secrets: &[&str],
+        build: impl Fn() -> Result<Outbound, BrokerError>,
+    ) -> Result<Vec<u8>, BrokerError> {
+        let start = Instant::now();
+        let deadline = start + self.retry.max_elapsed;
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempts = 0;
+        let mut last: Option<Failure> = None;
+        let mut stopped_by_retry_after: Option<Duration> = None;
+
+        while attempts < self.retry.max_attempts.max(1) {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            attempts += 1;
+            let request = match build()? {
+                Outbound::Form { url, body } => self
+                    .http
+                    .post(url)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body),
+                Outbound::Get { url, bearer } => self.http.get(url).bearer_auth(bearer),
+            }
+            .header(ACCEPT, "application/json")
+            .timeout(self.retry.timeout.min(remaining));
+
+            let retry_after = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers());
+                    match read_body(response, call.max_bytes()).await {
+                        Ok(body) if status.is_success() => return Ok(body),
+                        Ok(body) if is_retryable(status) => {
+                            let (code, _) = parse_box_error(&body, secrets, "");
+                            last = Some(Failure::Status(status, code));
+                            retry_after
+                        }
+                        Ok(body) => return Err(refused(call, status, &body, secrets)),
+                        Err(reason) => {
+                            last = Some(Failure::Connect(reason));
+                            None
+                        }
+                    }
+                }
+                Err(e) => {
+                    last = Some(Failure::Connect(error_chain(&e)));
+                    None
+                }
+            };
+            if attempts >= self.retry.max_attempts {
+                break;
+            }
+            let delay = jitter(backoff).max(retry_after.unwrap_or_default());
+            if Instant::now() + delay >= deadline {
+                stopped_by_retry_after = retry_after.filter(|r| *r >= delay);
+                break;
+            }
+            tracing::warn!(
+                call = call.describe(),
+                attempt = attempts,
+                delay_ms = delay.as_millis() as u64,
+                "Box answered with a retryable failure; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+
+        let last = match last {
+            Some(Failure::Status(status, code)) if code.is_empty() => format!("HTTP {status}"),
+            Some(Failure::Status(status, code)) => format!("HTTP {status} {code}"),
+            Some(Failure::Connect(reason)) => reason,
+            None => "no attempt fit in the time budget".into(),
+        };
+        let mut reason = format!(
+            "the {} failed after {attempts} attempt{} in {:.1}s; last: {last}",
+            call.describe(),
+            if attempts == 1 { "" } else { "s" },
+            start.elapsed().as_secs_f64(),
+        );
+        if let Some(wait) = stopped_by_retry_after {
+            reason.push_str(&format!(
+                " (Box asked to retry after {}s, beyond box.token_retry_max_elapsed)",
+                wait.as_secs()
+            ));
+        }
+        Err(BrokerError::Unavailable { reason })
+    }
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// A 4xx other than 429: final. Token endpoint answers are `OAuth2Error`s,
+/// API answers `ClientError`s; both are read.
+fn refused(call: Call, status: StatusCode, body: &[u8], secrets: &[&str]) -> BrokerError {
+    let fallback = format!("http_{}", status.as_u16());
+    let (code, description) = parse_box_error(body, secrets, &fallback);
+    if call.is_token_endpoint() {
+        BrokerError::TokenEndpoint {
+            grant: call.describe(),
+            status: status.as_u16(),
+            error: code,
+            description,
+        }
+    } else {
+        BrokerError::BoxApi {
+            call: call.describe(),
+            status: status.as_u16(),
+            code,
+            message: description,
+        }
+    }
+}
+
+async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("answer larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds. An HTTP-date is not interpreted: the normal
+/// backoff applies then.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Full-range jitter in the upper half: `[d/2, d]`.
+fn jitter(d: Duration) -> Duration {
+    use rand::Rng;
+    let half = d / 2;
+    half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_the_upper_half() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_millis(200));
+            assert!(j >= Duration::from_millis(100) && j <= Duration::from_millis(200));
+        }
+    }
+
+    #[test]
+    fn only_429_and_5xx_are_retried() {
+        assert!(is_retryable(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_retryable(StatusCode::BAD_GATEWAY));
+        assert!(!is_retryable(StatusCode::BAD_REQUEST));
+        assert!(!is_retryable(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn token_endpoint_refusals_name_the_grant_and_box_error() {
+        let e = refused(
+            Call::ClientCredentials,
+            StatusCode::BAD_REQUEST,
+            br#"{"error":"invalid_client","error_description":"The client credentials are invalid"}"#,
+            &[],
+        );
+        assert_eq!(
+            e.to_string(),
+            "Box's token endpoint refused the client-credentials grant (HTTP 400 invalid_client: The client credentials are invalid)"
+        );
+        let e = refused(Call::UserLookup, StatusCode::FORBIDDEN, b"", &[]);
+        assert!(matches!(e, BrokerError::BoxApi { status: 403, .. }), "{e}");
+        assert!(e.to_string().contains("http_403"), "{e}");
+    }
+}

@@ -1,0 +1,580 @@
+//! The credential broker: trust boundary 2 (box-mcp → Box).
+//!
+//! For each tool call the broker finds the Box identity the caller works as,
+//! obtains a parent token for it, and exchanges that at Box's token endpoint for
+//! one that holds only the Box scopes the tool declares (and, for a tool that
+//! targets one file or folder, only that item). The caller's IdP token is never
+//! involved: it does not reach this module.
+//!
+//! What is configured in `[box]`:
+//!
+//! | `mode` | parent token | `As-User` |
+//! | --- | --- | --- |
+//! | `service` | the app's service account (`box_subject_type=enterprise`) | — |
+//! | `per_user`, `per_user_token = "user_token"` | the mapped user (`box_subject_type=user`, or a JWT user assertion) | — |
+//! | `per_user`, `per_user_token = "as_user"` | the service account | the mapped user |
+//!
+//! with `auth = "ccg"` (Client Credentials Grant) or `"jwt"` (a JWT app's signed
+//! assertion); both implement one trait, `ParentGrant` (`grant.rs`). Per-user mode
+//! maps the caller by a token claim (`Principal::box_user_id`), by a lookup of
+//! their email among the enterprise's users, or by a mapping file.
+//!
+//! Tokens (parent and downscoped) are cached until `box.expiry_margin` before
+//! they expire, keyed by a SHA-256 of (strategy, Box subject, scopes, resource),
+//! bounded by `box.cache_capacity`; concurrent misses for one key make one
+//! request (moka's `try_get_with`). Tokens are held as [`SecretString`] and
+//! never logged.
+
+mod cache;
+mod error;
+mod grant;
+mod http;
+mod jwt;
+mod mapping;
+mod plan;
+
+use std::{fmt, sync::Arc, time::Instant};
+
+use moka::future::Cache;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+pub use error::BrokerError;
+pub use jwt::{ASSERTION_LIFETIME_SECS, AssertionClaims};
+pub(crate) use plan::Plan;
+
+use self::{
+    cache::{IssuedToken, Key},
+    grant::{ClientCredentials, JwtBearer, ParentGrant},
+    http::{Call, HttpClient, Outbound},
+    plan::{GrantPlan, MappingPlan, ModePlan},
+};
+use crate::{
+    auth::Principal,
+    config::{BoxConfig, BoxPerUserToken, is_scope_token},
+};
+
+/// What a tool needs from Box: its scopes and, when it targets one item, that item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolAccess {
+    pub scopes: &'static [&'static str],
+    pub resource: Option<BoxItem>,
+}
+
+impl ToolAccess {
+    pub const fn new(scopes: &'static [&'static str]) -> Self {
+        Self {
+            scopes,
+            resource: None,
+        }
+    }
+
+    /// Restricts the token to one file.
+    pub fn file(mut self, id: impl Into<String>) -> Self {
+        self.resource = Some(BoxItem::File(id.into()));
+        self
+    }
+
+    /// Restricts the token to one folder (and what is inside it).
+    pub fn folder(mut self, id: impl Into<String>) -> Self {
+        self.resource = Some(BoxItem::Folder(id.into()));
+        self
+    }
+}
+
+/// One Box item a downscoped token can be restricted to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BoxItem {
+    File(String),
+    Folder(String),
+}
+
+/// A Box credential for one call: the bearer token and, when a service token
+/// acts for a user, the `As-User` header value. `Debug` shows no token.
+#[derive(Debug, Clone)]
+pub struct BoxCredential {
+    pub token: SecretString,
+    pub as_user: Option<String>,
+}
+
+/// Who a parent token is for (`box_subject_type` / `box_sub_type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    Enterprise(String),
+    User(String),
+}
+
+impl Subject {
+    pub fn box_subject_type(&self) -> &'static str {
+        match self {
+            Self::Enterprise(_) => "enterprise",
+            Self::User(_) => "user",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Enterprise(id) | Self::User(id) => id,
+        }
+    }
+}
+
+/// Box ids (users, enterprises, files, folders) are decimal digits.
+pub(crate) fn is_box_id(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The credential broker. Cheap to clone: one shared state inside.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mode: ModePlan,
+    grant: Option<Box<dyn ParentGrant>>,
+    enterprise_id: Option<String>,
+    api_base: String,
+    token_url: Url,
+    expiry_margin: std::time::Duration,
+    http: HttpClient,
+    parents: Cache<Key, Arc<IssuedToken>>,
+    downscoped: Cache<Key, Arc<IssuedToken>>,
+    users_by_email: Cache<Key, Option<String>>,
+    service_user: tokio::sync::OnceCell<String>,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match &self.inner.mode {
+            ModePlan::Disabled => "disabled",
+            ModePlan::Service => "service",
+            ModePlan::PerUser { .. } => "per_user",
+        };
+        f.debug_struct("Broker")
+            .field("mode", &mode)
+            .field("strategy", &self.inner.grant.as_ref().map(|g| g.strategy()))
+            .field("token_url", &self.inner.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tool's access, checked and in canonical form.
+struct Normalized {
+    scopes: Vec<&'static str>,
+    /// Space-separated, sorted.
+    scope: String,
+    resource: Option<String>,
+}
+
+impl Broker {
+    /// Builds the broker from `[box]`, with the same checks as configuration
+    /// load (reading the JWT config and mapping files again).
+    pub fn new(config: &BoxConfig) -> Result<Self, BrokerError> {
+        let plan = Plan::resolve(config)?;
+        let grant: Option<Box<dyn ParentGrant>> = match plan.grant {
+            None => None,
+            Some(GrantPlan::ClientCredentials {
+                client_id,
+                client_secret,
+            }) => Some(Box::new(ClientCredentials {
+                client_id,
+                client_secret,
+            })),
+            Some(GrantPlan::Jwt(app)) => Some(Box::new(JwtBearer { app })),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                mode: plan.mode,
+                grant,
+                enterprise_id: plan.enterprise_id,
+                api_base: plan.api_base,
+                token_url: plan.token_url,
+                expiry_margin: plan.expiry_margin,
+                http: HttpClient::new(plan.retry)?,
+                parents: cache::token_cache(plan.cache_capacity),
+                downscoped: cache::token_cache(plan.cache_capacity),
+                users_by_email: cache::lookup_cache(plan.cache_capacity, plan.user_lookup_ttl),
+                service_user: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// Whether Box access is configured (`box.mode` is not `disabled`).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.grant.is_some()
+    }
+
+    /// A Box credential for `caller`, downscoped to `access`. Cached; concurrent
+    /// calls for the same (Box user, scopes, resource) share one request.
+    pub async fn credential(
+        &self,
+        caller: &Principal,
+        access: &ToolAccess,
+    ) -> Result<BoxCredential, BrokerError> {
+        let grant = self.grant()?;
+        let request = self.normalize(access)?;
+        let (subject, as_user) = self.subject_for(caller).await?;
+        let token = self.downscoped(grant, &subject, &request).await?;
+        Ok(BoxCredential {
+            token: token.token.clone(),
+            as_user,
+        })
+    }
+
+    /// Drops the cached tokens [`Broker::credential`] would hand out for this
+    /// caller and access (the downscoped token and its parent): for when Box
+    /// answered 401 to the last credential. The next call asks Box again.
+    pub async fn forget(&self, caller: &Principal, access: &ToolAccess) {
+        let Ok(grant) = self.grant() else { return };
+        let Ok(request) = self.normalize(access) else {
+            return;
+        };
+        let Ok((subject, _)) = self.subject_for(caller).await else {
+            return;
+        };
+        let (parent, downscoped) = self.keys(grant, &subject, &request);
+        self.inner.downscoped.invalidate(&downscoped).await;
+        self.inner.parents.invalidate(&parent).await;
+    }
+
+    /// The Box user the caller works as.
+    ///
+    /// Per-user mode: the mapped user (for the claim and file mappings without a
+    /// Box call). Service mode: the service account's own user id, which only
+    /// Box knows: learned once with `GET /users/me` on the service token and
+    /// kept for the life of the process.
+    pub async fn box_user_id(&self, caller: &Principal) -> Result<String, BrokerError> {
+        let grant = self.grant()?;
+        match &self.inner.mode {
+            ModePlan::Disabled => Err(BrokerError::Disabled),
+            ModePlan::PerUser { .. } => self.map_user(caller).await,
+            ModePlan::Service => self
+                .inner
+                .service_user
+                .get_or_try_init(|| self.current_user(grant))
+                .await
+                .cloned(),
+        }
+    }
+
+    fn grant(&self) -> Result<&dyn ParentGrant, BrokerError> {
+        self.inner.grant.as_deref().ok_or(BrokerError::Disabled)
+    }
+
+    fn normalize(&self, access: &ToolAccess) -> Result<Normalized, BrokerError> {
+        let mut scopes = access.scopes.to_vec();
+        scopes.sort_unstable();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err(BrokerError::InvalidRequest {
+                reason: "the tool declares no Box scopes".into(),
+            });
+        }
+        if let Some(bad) = scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(BrokerError::InvalidRequest {
+                reason: format!("{bad:?} is not a scope"),
+            });
+        }
+        let resource = match &access.resource {
+            None => None,
+            Some(item) => {
+                let (kind, id) = match item {
+                    BoxItem::File(id) => ("files", id),
+                    BoxItem::Folder(id) => ("folders", id),
+                };
+                if !is_box_id(id) {
+                    return Err(BrokerError::InvalidRequest {
+                        reason: format!("{id:?} is not a Box {} id", &kind[..kind.len() - 1]),
+                    });
+                }
+                Some(format!("{}/{kind}/{id}", self.inner.api_base))
+            }
+        };
+        Ok(Normalized {
+            scope: scopes.join(" "),
+            scopes,
+            resource,
+        })
+    }
+
+    /// The subject of the parent token, and the `As-User` value.
+    async fn subject_for(
+        &self,
+        caller: &Principal,
+    ) -> Result<(Subject, Option<String>), BrokerError> {
+        match &self.inner.mode {
+            ModePlan::Disabled => Err(BrokerError::Disabled),
+            ModePlan::Service => Ok((self.enterprise()?, None)),
+            ModePlan::PerUser { token, .. } => {
+                let user = self.map_user(caller).await?;
+                Ok(match token {
+                    BoxPerUserToken::UserToken => (Subject::User(user), None),
+                    BoxPerUserToken::AsUser => (self.enterprise()?, Some(user)),
+                })
+            }
+        }
+    }
+
+    fn enterprise(&self) -> Result<Subject, BrokerError> {
+        self.inner
+            .enterprise_id
+            .clone()
+            .map(Subject::Enterprise)
+            .ok_or_else(|| BrokerError::config("box.enterprise_id", "is not set"))
+    }
+
+    async fn map_user(&self, caller: &Principal) -> Result<String, BrokerError> {
+        let ModePlan::PerUser { mapping, .. } = &self.inner.mode else {
+            return Err(BrokerError::Disabled);
+        };
+        let subject = caller.subject.as_str();
+        match mapping {
+            MappingPlan::Claim => match caller.box_user_id.as_deref() {
+                Some(id) if is_box_id(id) => Ok(id.to_string()),
+                Some(id) => Err(BrokerError::not_mapped(
+                    subject,
+                    format!("the token's Box user claim {id:?} is not a Box user id"),
+                )),
+                None => Err(BrokerError::not_mapped(
+                    subject,
+                    "the token carries no Box user claim (claims.box_user, default `box_user_id`); \
+                     an administrator must set the user's Box user id in the identity provider",
+                )),
+            },
+            MappingPlan::File(file) => file.lookup(caller).map(str::to_string).ok_or_else(|| {
+                BrokerError::not_mapped(
+                    subject,
+                    "neither the subject, the username nor the email has an entry in box.mapping_file; \
+                     an administrator must add one",
+                )
+            }),
+            MappingPlan::Email => {
+                let email = caller
+                    .email
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|e| e.contains('@'))
+                    .ok_or_else(|| {
+                        BrokerError::not_mapped(
+                            subject,
+                            "the token carries no email claim to look the Box user up by",
+                        )
+                    })?
+                    .to_lowercase();
+                let key = cache::key("email", &[&email]);
+                let found = self
+                    .inner
+                    .users_by_email
+                    .try_get_with(key, self.lookup_email(&email))
+                    .await
+                    .map_err(unshare)?;
+                found.ok_or_else(|| {
+                    BrokerError::not_mapped(
+                        subject,
+                        format!(
+                            "no Box user in the enterprise has the login {email:?}; \
+                             an administrator must create the Box user or fix the email"
+                        ),
+                    )
+                })
+            }
+        }
+    }
+
+    /// `GET /users?filter_term=<email>` with the service token; the one user
+    /// whose login is the email, exactly (Box matches prefixes of names and logins).
+    async fn lookup_email(&self, email: &str) -> Result<Option<String>, BrokerError> {
+        #[derive(Deserialize)]
+        struct Users {
+            #[serde(default)]
+            entries: Vec<User>,
+        }
+        #[derive(Deserialize)]
+        struct User {
+            id: String,
+            #[serde(default)]
+            login: Option<String>,
+        }
+        let grant = self.grant()?;
+        let service = self.parent(grant, &self.enterprise()?).await?;
+        let mut url = self.api_url(&["users"])?;
+        url.query_pairs_mut().append_pair("filter_term", email);
+        let body = self.get(Call::UserLookup, url, &service.token).await?;
+        let users: Users = parse_json(Call::UserLookup, &body)?;
+        let mut matches = users.entries.into_iter().filter(|u| {
+            u.login
+                .as_deref()
+                .is_some_and(|l| l.trim().eq_ignore_ascii_case(email))
+        });
+        let (first, second) = (matches.next(), matches.next());
+        match (first, second) {
+            (None, _) => Ok(None),
+            (Some(user), None) if is_box_id(&user.id) => Ok(Some(user.id)),
+            (Some(_), None) => Err(BrokerError::InvalidResponse {
+                call: Call::UserLookup.describe(),
+                reason: "a user id that is not a Box id".into(),
+            }),
+            (Some(_), Some(_)) => Err(BrokerError::NotMapped {
+                subject: email.to_string(),
+                reason: "several Box users have this login".into(),
+            }),
+        }
+    }
+
+    /// `GET /users/me` with the service token.
+    async fn current_user(&self, grant: &dyn ParentGrant) -> Result<String, BrokerError> {
+        #[derive(Deserialize)]
+        struct Me {
+            id: String,
+        }
+        let service = self.parent(grant, &self.enterprise()?).await?;
+        let url = self.api_url(&["users", "me"])?;
+        let body = self.get(Call::CurrentUser, url, &service.token).await?;
+        let me: Me = parse_json(Call::CurrentUser, &body)?;
+        if !is_box_id(&me.id) {
+            return Err(BrokerError::InvalidResponse {
+                call: Call::CurrentUser.describe(),
+                reason: "a user id that is not a Box id".into(),
+            });
+        }
+        Ok(me.id)
+    }
+
+    fn api_url(&self, segments: &[&str]) -> Result<Url, BrokerError> {
+        let mut url = Url::parse(&self.inner.api_base)
+            .map_err(|e| BrokerError::config("box.api_base_url", e))?;
+        url.path_segments_mut()
+            .map_err(|_| BrokerError::config("box.api_base_url", "cannot be a base URL"))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn get(
+        &self,
+        call: Call,
+        url: Url,
+        token: &SecretString,
+    ) -> Result<Vec<u8>, BrokerError> {
+        let bearer = token.expose_secret();
+        self.inner
+            .http
+            .send(call, &[bearer], || {
+                Ok(Outbound::Get {
+                    url: url.clone(),
+                    bearer: bearer.to_string(),
+                })
+            })
+            .await
+    }
+
+    fn keys(&self, grant: &dyn ParentGrant, subject: &Subject, request: &Normalized) -> (Key, Key) {
+        let strategy = grant.strategy();
+        (
+            cache::parent_key(strategy, subject.box_subject_type(), subject.id()),
+            cache::downscoped_key(
+                strategy,
+                subject.box_subject_type(),
+                subject.id(),
+                &request.scopes,
+                request.resource.as_deref(),
+            ),
+        )
+    }
+
+    /// The parent token for `subject`, cached and coalesced.
+    async fn parent(
+        &self,
+        grant: &dyn ParentGrant,
+        subject: &Subject,
+    ) -> Result<Arc<IssuedToken>, BrokerError> {
+        let key = cache::parent_key(grant.strategy(), subject.box_subject_type(), subject.id());
+        self.inner
+            .parents
+            .try_get_with(key, async {
+                let started = Instant::now();
+                let answer = grant
+                    .fetch(&self.inner.http, &self.inner.token_url, subject)
+                    .await?;
+                tracing::debug!(
+                    strategy = grant.strategy(),
+                    subject_type = subject.box_subject_type(),
+                    expires_in = answer.expires_in.as_secs(),
+                    "obtained a Box parent token"
+                );
+                Ok(Arc::new(IssuedToken::new(
+                    answer.token,
+                    started,
+                    answer.expires_in,
+                    self.inner.expiry_margin,
+                )))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// The downscoped token for (subject, scopes, resource), cached and coalesced.
+    async fn downscoped(
+        &self,
+        grant: &dyn ParentGrant,
+        subject: &Subject,
+        request: &Normalized,
+    ) -> Result<Arc<IssuedToken>, BrokerError> {
+        let (_, key) = self.keys(grant, subject, request);
+        self.inner
+            .downscoped
+            .try_get_with(key, async {
+                let parent = self.parent(grant, subject).await?;
+                let started = Instant::now();
+                let answer = grant::exchange(
+                    &self.inner.http,
+                    &self.inner.token_url,
+                    &parent.token,
+                    &request.scope,
+                    request.resource.as_deref(),
+                )
+                .await?;
+                tracing::debug!(
+                    strategy = grant.strategy(),
+                    subject_type = subject.box_subject_type(),
+                    scope = %request.scope,
+                    resource = request.resource.as_deref().unwrap_or(""),
+                    expires_in = answer.expires_in.as_secs(),
+                    "obtained a downscoped Box token"
+                );
+                let mut token = IssuedToken::new(
+                    answer.token,
+                    started,
+                    answer.expires_in,
+                    self.inner.expiry_margin,
+                );
+                // Never hand out a child after its parent is due for replacement.
+                token.refresh_at = token.refresh_at.min(parent.refresh_at);
+                Ok(Arc::new(token))
+            })
+            .await
+            .map_err(unshare)
+    }
+}
+
+/// moka shares one error among all waiters of a coalesced miss.
+fn unshare(error: Arc<BrokerError>) -> BrokerError {
+    Arc::unwrap_or_clone(error)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(call: Call, body: &[u8]) -> Result<T, BrokerError> {
+    serde_json::from_slice(body).map_err(|e| BrokerError::InvalidResponse {
+        call: call.describe(),
+        reason: format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod config_tests;

@@ -1,0 +1,296 @@
+//! `[box]` resolved into what the broker does: which grant, which mode, which
+//! mapping, with every value checked. Used at configuration load (so `config
+//! check` and `serve` fail early, naming the key) and when the broker is built.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::{error::BrokerError, http::RetryPolicy, is_box_id, jwt::JwtApp, mapping::MappingFile};
+use crate::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
+
+/// How the parent token is obtained.
+pub(crate) enum GrantPlan {
+    ClientCredentials {
+        client_id: String,
+        client_secret: SecretString,
+    },
+    Jwt(Box<JwtApp>),
+}
+
+/// How a caller is mapped to a Box user (per-user mode).
+pub(crate) enum MappingPlan {
+    Claim,
+    Email,
+    File(MappingFile),
+}
+
+pub(crate) enum ModePlan {
+    Disabled,
+    Service,
+    PerUser {
+        mapping: MappingPlan,
+        token: BoxPerUserToken,
+    },
+}
+
+/// A checked `[box]` section.
+pub struct Plan {
+    pub(crate) mode: ModePlan,
+    /// `None` only when disabled.
+    pub(crate) grant: Option<GrantPlan>,
+    /// Needed by service mode, `as_user` and the email lookup.
+    pub(crate) enterprise_id: Option<String>,
+    /// Without a trailing slash.
+    pub(crate) api_base: String,
+    pub(crate) token_url: Url,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) cache_capacity: u64,
+    pub(crate) expiry_margin: Duration,
+    pub(crate) user_lookup_ttl: Duration,
+}
+
+impl Plan {
+    /// Checks every value of `[box]`; unless Box is disabled, also that the
+    /// credentials are complete, reading the JWT config and mapping files.
+    pub fn resolve(c: &BoxConfig) -> Result<Self, BrokerError> {
+        let api = check_url("box.api_base_url", &c.api_base_url, c.allow_insecure_http)?;
+        check_url(
+            "box.upload_base_url",
+            &c.upload_base_url,
+            c.allow_insecure_http,
+        )?;
+        let token_url = check_url("box.token_url", &c.token_url, c.allow_insecure_http)?;
+        check_url("box.revoke_url", &c.revoke_url, c.allow_insecure_http)?;
+        check_duration(
+            "box.timeout",
+            c.timeout,
+            Duration::from_millis(1),
+            MINUTES_5,
+        )?;
+        if !(1..=10).contains(&c.token_max_attempts) {
+            return Err(BrokerError::config(
+                "box.token_max_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+        check_duration(
+            "box.token_retry_initial_backoff",
+            c.token_retry_initial_backoff,
+            Duration::ZERO,
+            Duration::from_secs(10),
+        )?;
+        check_duration(
+            "box.token_retry_max_elapsed",
+            c.token_retry_max_elapsed,
+            Duration::from_millis(1),
+            Duration::from_secs(600),
+        )?;
+        if c.cache_capacity == 0 {
+            return Err(BrokerError::config(
+                "box.cache_capacity",
+                "must be above zero",
+            ));
+        }
+        check_duration(
+            "box.expiry_margin",
+            c.expiry_margin,
+            Duration::ZERO,
+            Duration::from_secs(1800),
+        )?;
+        check_duration(
+            "box.user_lookup_ttl",
+            c.user_lookup_ttl,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        )?;
+
+        let client_id = nonempty(&c.client_id);
+        if let Some(id) = client_id
+            && id.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            return Err(BrokerError::config(
+                "box.client_id",
+                "must not contain whitespace",
+            ));
+        }
+        let client_secret = c
+            .client_secret
+            .as_ref()
+            .filter(|s| !s.expose_secret().is_empty());
+        let mut enterprise_id = nonempty(&c.enterprise_id).map(str::to_string);
+        if let Some(id) = &enterprise_id
+            && !is_box_id(id)
+        {
+            return Err(BrokerError::config(
+                "box.enterprise_id",
+                format!("{id:?} is not a Box enterprise id (digits)"),
+            ));
+        }
+
+        let mut plan = Self {
+            mode: ModePlan::Disabled,
+            grant: None,
+            enterprise_id: None,
+            api_base: api.as_str().trim_end_matches('/').to_string(),
+            token_url,
+            retry: RetryPolicy {
+                max_attempts: c.token_max_attempts,
+                initial_backoff: c.token_retry_initial_backoff,
+                max_elapsed: c.token_retry_max_elapsed,
+                timeout: c.timeout,
+            },
+            cache_capacity: c.cache_capacity,
+            expiry_margin: c.expiry_margin,
+            user_lookup_ttl: c.user_lookup_ttl,
+        };
+        if c.mode == BoxMode::Disabled {
+            return Ok(plan);
+        }
+
+        let grant = match c.auth {
+            BoxAuth::Ccg => GrantPlan::ClientCredentials {
+                client_id: client_id
+                    .ok_or_else(|| {
+                        BrokerError::config("box.client_id", "is required when box.auth = \"ccg\"")
+                    })?
+                    .to_string(),
+                client_secret: client_secret.cloned().ok_or_else(|| {
+                    BrokerError::config("box.client_secret", "is required when box.auth = \"ccg\"")
+                })?,
+            },
+            BoxAuth::Jwt => {
+                let path = c.jwt_config_file.as_ref().ok_or_else(|| {
+                    BrokerError::config(
+                        "box.jwt_config_file",
+                        "is required when box.auth = \"jwt\" (the app configuration JSON from the Box developer console)",
+                    )
+                })?;
+                let mut app = JwtApp::load(path, c.jwt_passphrase.as_ref())?;
+                if let Some(id) = client_id {
+                    app.client_id = id.to_string();
+                }
+                if let Some(secret) = client_secret {
+                    app.client_secret = secret.clone();
+                }
+                if enterprise_id.is_none() {
+                    enterprise_id = app.enterprise_id.clone().filter(|id| id != "0");
+                    if let Some(id) = &enterprise_id
+                        && !is_box_id(id)
+                    {
+                        return Err(BrokerError::config(
+                            "box.jwt_config_file",
+                            format!("enterpriseID {id:?} is not a Box enterprise id"),
+                        ));
+                    }
+                }
+                GrantPlan::Jwt(Box::new(app))
+            }
+        };
+
+        let mode = match c.mode {
+            BoxMode::Disabled => unreachable!("handled above"),
+            BoxMode::Service => ModePlan::Service,
+            BoxMode::PerUser => ModePlan::PerUser {
+                mapping: match c.user_mapping {
+                    BoxUserMapping::Claim => MappingPlan::Claim,
+                    BoxUserMapping::Email => MappingPlan::Email,
+                    BoxUserMapping::File => {
+                        let path = c.mapping_file.as_ref().ok_or_else(|| {
+                            BrokerError::config(
+                                "box.mapping_file",
+                                "is required when box.user_mapping = \"file\"",
+                            )
+                        })?;
+                        MappingPlan::File(MappingFile::load(path)?)
+                    }
+                },
+                token: c.per_user_token,
+            },
+        };
+
+        let needs_enterprise = match &mode {
+            ModePlan::Disabled => None,
+            ModePlan::Service => Some("box.mode = \"service\""),
+            ModePlan::PerUser { token, mapping } => {
+                if *token == BoxPerUserToken::AsUser {
+                    Some("box.per_user_token = \"as_user\"")
+                } else if matches!(mapping, MappingPlan::Email) {
+                    Some("box.user_mapping = \"email\"")
+                } else {
+                    None
+                }
+            }
+        };
+        if let (Some(why), None) = (needs_enterprise, &enterprise_id) {
+            let source = match c.auth {
+                BoxAuth::Jwt => " (or enterpriseID in box.jwt_config_file)",
+                BoxAuth::Ccg => "",
+            };
+            return Err(BrokerError::config(
+                "box.enterprise_id",
+                format!("is required when {why}: the service account's enterprise{source}"),
+            ));
+        }
+
+        plan.mode = mode;
+        plan.grant = Some(grant);
+        plan.enterprise_id = enterprise_id;
+        Ok(plan)
+    }
+}
+
+const MINUTES_5: Duration = Duration::from_secs(300);
+
+fn nonempty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn check_duration(
+    key: &str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), BrokerError> {
+    if value < min || value > max {
+        return Err(BrokerError::config(
+            key,
+            format!("must be between {min:?} and {max:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An absolute URL without query, fragment or credentials; `https` unless the
+/// host is loopback or plain HTTP is explicitly allowed.
+fn check_url(key: &str, value: &str, allow_http: bool) -> Result<Url, BrokerError> {
+    let url = Url::parse(value.trim()).map_err(|e| BrokerError::config(key, e))?;
+    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(BrokerError::config(
+            key,
+            "must be an absolute URL without query or fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(BrokerError::config(key, "must not contain credentials"));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_http || is_loopback(&url) => Ok(url),
+        "http" => Err(BrokerError::config(
+            key,
+            "must be https (plain http is allowed for loopback hosts, or with box.allow_insecure_http = true)",
+        )),
+        _ => Err(BrokerError::config(key, "must be an http(s) URL")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
