@@ -24,18 +24,22 @@ WORKDIR /build
 # .dockerignore and not copied either.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY sandbox ./sandbox
 # The cache mounts keep the registry and compiled dependencies between builds; the
 # binary is copied out because the target directory is not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/build/target,sharing=locked \
-    cargo build --release --locked --bin box-mcp \
-    && install -D -m 0755 target/release/box-mcp /out/box-mcp
+    cargo build --release --locked --bin box-mcp --bin box-sandbox \
+    && install -D -m 0755 target/release/box-mcp /out/box-mcp \
+    && install -D -m 0755 target/release/box-sandbox /out/box-sandbox
 
 # distroless/cc: glibc, libgcc, CA certificates (/etc/ssl/certs) and a `nonroot`
 # user (65532), no shell and no package manager. Debian 12, like the builder, so the
 # glibc the binary was linked against is the one it runs with.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/box-mcp /usr/local/bin/box-mcp
+# The local Box API emulator, for the demo (compose's box-sandbox service); its seed is built in.
+COPY --from=build /out/box-sandbox /usr/local/bin/box-sandbox
 USER nonroot:nonroot
 # The default listen address is loopback, which is unreachable from outside a
 # container: listen on every interface here. Override with BOX_MCP_LISTEN.

@@ -70,13 +70,14 @@ if (echo > "/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
     exit 1
 fi
 
-say "Building box-mcp…"
-cargo build --quiet --bin box-mcp
+say "Building box-mcp and box-sandbox…"
+cargo build --quiet -p box-mcp -p box-sandbox
 
 cleanup() {
     trap - EXIT INT TERM
     say "Stopping…"
     [ -n "${MCP_PID:-}" ] && kill "$MCP_PID" 2>/dev/null && wait "$MCP_PID" 2>/dev/null
+    [ -n "${SANDBOX_PID:-}" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null
     KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
@@ -84,6 +85,19 @@ trap cleanup EXIT INT TERM
 say "Starting Keycloak (first run downloads it from Maven Central)…"
 KC_URL="$(BOX_MCP_RESOURCE_URL="$MCP_URL" KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh start)"
 ISSUER="${KC_URL}/realms/box-mcp"
+
+say "Starting box-sandbox (a local, seeded Box API)…"
+target/debug/box-sandbox --listen 127.0.0.1:0 > "$RUN_DIR/box-sandbox.log" 2>&1 &
+SANDBOX_PID=$!
+SANDBOX_ADDR=""
+for _ in $(seq 1 100); do
+    SANDBOX_ADDR="$( (grep '"listening"' "$RUN_DIR/box-sandbox.log" || true) | sed -n 's/.*"addr":"\([^"]*\)".*/\1/p' | head -n 1)"
+    [ -n "$SANDBOX_ADDR" ] && break
+    kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$RUN_DIR/box-sandbox.log" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$SANDBOX_ADDR" ] || { echo "box-sandbox did not start; see $RUN_DIR/box-sandbox.log" >&2; exit 1; }
+SANDBOX="http://${SANDBOX_ADDR}"
 
 say "Starting box-mcp…"
 # BOX_MCP_PORT is this script's setting, not box-mcp's: every other BOX_MCP_* variable
@@ -96,6 +110,15 @@ BOX_MCP_AUTH__SCOPES_SUPPORTED='["mcp:tools","box:write"]' \
 BOX_MCP_HTTP__ALLOWED_HOSTS='["127.0.0.1","localhost"]' \
 BOX_MCP_HTTP__ALLOWED_ORIGINS='["http://localhost:6274","http://127.0.0.1:6274"]' \
 BOX_MCP_LOG__FORMAT=pretty \
+BOX_MCP_BOX__MODE=per_user \
+BOX_MCP_BOX__AUTH=ccg \
+BOX_MCP_BOX__CLIENT_ID=sandbox-ccg-app \
+BOX_MCP_BOX__CLIENT_SECRET=sandbox-ccg-secret \
+BOX_MCP_BOX__ENTERPRISE_ID=1100000 \
+BOX_MCP_BOX__API_BASE_URL="${SANDBOX}/2.0" \
+BOX_MCP_BOX__UPLOAD_BASE_URL="${SANDBOX}/api/2.0" \
+BOX_MCP_BOX__TOKEN_URL="${SANDBOX}/oauth2/token" \
+BOX_MCP_BOX__REVOKE_URL="${SANDBOX}/oauth2/revoke" \
     target/debug/box-mcp serve > "$RUN_DIR/box-mcp.log" 2>&1 &
 MCP_PID=$!
 
@@ -112,7 +135,8 @@ cat <<TXT
 
   MCP URL      ${MCP_URL}
   Issuer       ${ISSUER}
-  Logs         $RUN_DIR/box-mcp.log, $RUN_DIR/keycloak/keycloak.log
+  Box          ${SANDBOX} (box-sandbox, seeded; each user sees their own Box content)
+  Logs         $RUN_DIR/box-mcp.log, $RUN_DIR/box-sandbox.log, $RUN_DIR/keycloak/keycloak.log
 
   Test users (password = <name>-password):
     alice  mcp-admin     bob  mcp-editor     carol  mcp-viewer     dave  no MCP role
@@ -128,7 +152,7 @@ cat <<TXT
          -d username=alice -d password=alice-password -d 'scope=openid mcp:tools' \\
          ${ISSUER}/protocol/openid-connect/token
 
-  Ctrl-C stops box-mcp and Keycloak.
+  Ctrl-C stops box-mcp, box-sandbox and Keycloak.
 TXT
 
 wait "$MCP_PID"

@@ -26,7 +26,7 @@ echo "== format"
 cargo fmt --all -- --check
 
 echo "== lint"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== compose"
 # compose.yaml against the Compose Specification schema, plus what a schema cannot see.
@@ -108,7 +108,7 @@ log "Keycloak at ${BOX_MCP_TEST_KEYCLOAK_URL}; MCP resource URL ${BOX_MCP_TEST_R
 echo "== tests"
 # Unit and integration tests, and tests/keycloak.rs against the Keycloak above.
 # (box-mcp ignores BOX_MCP_TEST_*: they are not configuration keys.)
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked
 
 echo "== e2e clients"
 # The official TypeScript and Python SDKs and the Inspector CLI against box-mcp on

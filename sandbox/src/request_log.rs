@@ -1,0 +1,216 @@
+//! A log of every call that reached the sandbox, for tests that need to see which
+//! credential reached "Box". Tokens appear only as SHA-256 fingerprints; secrets,
+//! assertions and raw tokens never appear.
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, PoisonError},
+};
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
+use serde::Serialize;
+
+use crate::{
+    caller::{AS_USER, bearer},
+    clock,
+    state::AppState,
+    tokens::{Restriction, SubjectType, TokenKind},
+};
+
+/// Entries kept; older ones are dropped.
+const CAPACITY: usize = 10_000;
+
+/// Query parameters never logged verbatim.
+const SECRET_PARAMS: &[&str] = &["access_token", "client_secret", "password", "token"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    pub status: u16,
+    /// The bearer token presented, if any.
+    pub token: Option<TokenInfo>,
+    /// The `As-User` header, if any.
+    pub as_user: Option<String>,
+    /// For `/oauth2/token` and `/oauth2/revoke`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthInfo>,
+    /// The id of the injected fault that answered or delayed this call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<u64>,
+}
+
+/// What a presented bearer token carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    /// SHA-256 of the token, hex.
+    pub fingerprint: String,
+    /// Known, unexpired and unrevoked when the call arrived.
+    pub valid: bool,
+    pub kind: Option<TokenKind>,
+    /// The user the token acts for.
+    pub subject: Option<String>,
+    pub subject_type: Option<SubjectType>,
+    pub scopes: Vec<String>,
+    pub restricted_to: Option<Restriction>,
+    pub client_id: Option<String>,
+    /// Fingerprint of the token it was exchanged from.
+    pub parent: Option<String>,
+    /// The `As-User` header sent with it.
+    pub as_user: Option<String>,
+}
+
+/// A token-endpoint call, without secrets.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OAuthInfo {
+    pub endpoint: &'static str,
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub box_subject_type: Option<String>,
+    pub box_subject_id: Option<String>,
+    /// Requested scopes.
+    pub scope: Option<Vec<String>>,
+    pub resource: Option<String>,
+    pub box_shared_link: Option<String>,
+    /// Fingerprint of the exchanged `subject_token`.
+    pub subject_token: Option<String>,
+    /// Fingerprint of the token given to `/oauth2/revoke`.
+    pub revoked_token: Option<String>,
+    /// Fingerprint of the token issued.
+    pub issued_token: Option<String>,
+    pub issued_kind: Option<TokenKind>,
+    pub issued_scopes: Option<Vec<String>>,
+    pub issued_restricted_to: Option<Restriction>,
+    /// The OAuth error answered, if any.
+    pub error: Option<String>,
+}
+
+/// Marks a response as produced or delayed by an injected fault.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultApplied(pub u64);
+
+#[derive(Default)]
+pub struct RequestLog {
+    inner: Mutex<(u64, VecDeque<LogEntry>)>,
+}
+
+impl RequestLog {
+    fn push(&self, mut entry: LogEntry) {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.0 += 1;
+        entry.seq = guard.0;
+        if guard.1.len() >= CAPACITY {
+            guard.1.pop_front();
+        }
+        guard.1.push_back(entry);
+    }
+
+    /// Entries with `seq` greater than `since`.
+    pub fn entries(&self, since: u64) -> Vec<LogEntry> {
+        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.1.iter().filter(|e| e.seq > since).cloned().collect()
+    }
+
+    pub fn clear(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.1.clear();
+    }
+}
+
+fn redact_query(query: Option<&str>) -> Option<String> {
+    let query = query?;
+    let pairs: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| {
+            let v = if SECRET_PARAMS.contains(&k.as_ref()) {
+                "[redacted]".into()
+            } else {
+                v
+            };
+            format!("{k}={v}")
+        })
+        .collect();
+    Some(pairs.join("&"))
+}
+
+fn token_info(state: &AppState, raw: &str, as_user: Option<String>) -> TokenInfo {
+    let tokens = state.tokens();
+    let valid = tokens.validate(raw).is_ok();
+    match tokens.peek(raw) {
+        Some(r) => TokenInfo {
+            fingerprint: r.fingerprint.clone(),
+            valid,
+            kind: Some(r.kind),
+            subject: Some(r.user.clone()),
+            subject_type: Some(r.subject_type),
+            scopes: r.scopes.iter().cloned().collect(),
+            restricted_to: r.restricted_to.clone(),
+            client_id: Some(r.client_id.clone()),
+            parent: r.parent.clone(),
+            as_user,
+        },
+        None => TokenInfo {
+            fingerprint: crate::tokens::fingerprint(raw),
+            valid: false,
+            kind: None,
+            subject: None,
+            subject_type: None,
+            scopes: Vec::new(),
+            restricted_to: None,
+            client_id: None,
+            parent: None,
+            as_user,
+        },
+    }
+}
+
+/// Middleware: record each call (except control endpoints) after it is answered.
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/_sandbox") {
+        return next.run(req).await;
+    }
+    let method = req.method().to_string();
+    let query = redact_query(req.uri().query());
+    let as_user = req
+        .headers()
+        .get(AS_USER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let token = bearer(req.headers()).map(|raw| token_info(&state, raw, as_user.clone()));
+    let response = next.run(req).await;
+    state.log.push(LogEntry {
+        seq: 0,
+        at: clock::now(),
+        method,
+        path,
+        query,
+        status: response.status().as_u16(),
+        token,
+        as_user,
+        oauth: response.extensions().get::<OAuthInfo>().cloned(),
+        fault: response.extensions().get::<FaultApplied>().map(|f| f.0),
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_queries_are_redacted() {
+        assert_eq!(
+            redact_query(Some("fields=name&access_token=abc")).as_deref(),
+            Some("fields=name&access_token=[redacted]")
+        );
+        assert_eq!(redact_query(None), None);
+    }
+}
