@@ -101,6 +101,7 @@ impl ServerHandler for BoxMcp {
         self.tools
             .call(ToolCallContext::new(self, request, context))
             .await
+            .map(crate::tools::structure_argument_error)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

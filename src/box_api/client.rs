@@ -83,6 +83,9 @@ pub(crate) struct Request {
     pub query: Vec<(&'static str, String)>,
     pub headers: Vec<(&'static str, String)>,
     pub body: Body,
+    /// A successful answer longer than the limit is cut at the limit instead of
+    /// failing with [`BoxError::TooLarge`] (for reading the start of a text).
+    pub keep_prefix: bool,
 }
 
 impl Request {
@@ -93,7 +96,14 @@ impl Request {
             query: Vec::new(),
             headers: Vec::new(),
             body: Body::None,
+            keep_prefix: false,
         }
+    }
+
+    /// Keep the first bytes of a longer answer instead of failing.
+    pub fn prefix_only(mut self) -> Self {
+        self.keep_prefix = true;
+        self
     }
 
     pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
@@ -291,17 +301,19 @@ impl BoxClient {
             }
         };
         let response = builder.send().await.map_err(transport_error)?;
-        read_answer(response, max_bytes).await
+        read_answer(response, max_bytes, request.keep_prefix).await
     }
 
     /// Follows a download redirect without credentials (the URL is pre-signed).
+    /// With `keep_prefix`, a longer answer is cut at `max_bytes`.
     pub(crate) async fn fetch_unauthenticated(
         &self,
         url: &str,
         max_bytes: u64,
+        keep_prefix: bool,
     ) -> Result<Answer, BoxError> {
         let response = self.http.get(url).send().await.map_err(transport_error)?;
-        let answer = read_answer(response, max_bytes).await?;
+        let answer = read_answer(response, max_bytes, keep_prefix).await?;
         if !answer.status.is_success() {
             return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
         }
@@ -318,19 +330,27 @@ fn transport_error(e: reqwest::Error) -> BoxError {
     }
 }
 
-async fn read_answer(mut response: reqwest::Response, max_bytes: u64) -> Result<Answer, BoxError> {
+async fn read_answer(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+    keep_prefix: bool,
+) -> Result<Answer, BoxError> {
     let status = response.status();
     let headers = response.headers().clone();
-    if status.is_success() && response.content_length().is_some_and(|n| n > max_bytes) {
+    let fail_when_long = status.is_success() && !keep_prefix;
+    if fail_when_long && response.content_length().is_some_and(|n| n > max_bytes) {
         return Err(BoxError::TooLarge { limit: max_bytes });
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if (body.len() + chunk.len()) as u64 > max_bytes {
-            if status.is_success() {
+            if fail_when_long {
                 return Err(BoxError::TooLarge { limit: max_bytes });
             }
-            break; // an error body: what we have is enough to describe it
+            // A prefix, or an error body: keep what fits.
+            let room = usize::try_from(max_bytes).unwrap_or(usize::MAX) - body.len();
+            body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            break;
         }
         body.extend_from_slice(&chunk);
     }

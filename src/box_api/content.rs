@@ -39,7 +39,10 @@ impl BoxClient {
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .ok_or_else(|| BoxError::InvalidResponse("a redirect without a Location".into()))?;
-            return Ok(self.fetch_unauthenticated(location, max_bytes).await?.body);
+            return Ok(self
+                .fetch_unauthenticated(location, max_bytes, false)
+                .await?
+                .body);
         }
         Ok(answer.body)
     }
@@ -62,7 +65,7 @@ impl BoxClient {
             Some(url) => {
                 let url =
                     url::Url::parse(&url).map_err(|e| BoxError::InvalidResponse(e.to_string()))?;
-                let request = Request::new(Method::GET, url);
+                let request = Request::new(Method::GET, url).prefix_only();
                 match self.execute(creds, request, limit).await {
                     Ok(answer) => answer.body,
                     Err(BoxError::TooLarge { .. }) => {
@@ -96,7 +99,8 @@ impl BoxClient {
         limit: u64,
     ) -> Result<Bytes, BoxError> {
         let request = Request::new(Method::GET, self.api(&["files", id, "content"]))
-            .header("range", format!("bytes=0-{}", limit - 1));
+            .header("range", format!("bytes=0-{}", limit - 1))
+            .prefix_only();
         let answer = self.execute(creds, request, limit).await?;
         if answer.status == StatusCode::FOUND {
             let location = answer
@@ -104,7 +108,10 @@ impl BoxClient {
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .ok_or_else(|| BoxError::InvalidResponse("a redirect without a Location".into()))?;
-            return Ok(self.fetch_unauthenticated(location, limit).await?.body);
+            return Ok(self
+                .fetch_unauthenticated(location, limit, true)
+                .await?
+                .body);
         }
         Ok(answer.body)
     }

@@ -44,6 +44,10 @@ pub enum BoxError {
     TooLarge { limit: u64 },
     #[error("no Box credentials for this call: {0}")]
     Credentials(String),
+    /// Box's token endpoint could not be reached, or kept failing, within the
+    /// configured bounds: trying again later may work.
+    #[error("no Box credentials for this call: {0}")]
+    CredentialsUnavailable(String),
     #[error("Box answered HTTP {status}: {message}")]
     Other { status: u16, message: String },
 }

@@ -165,6 +165,9 @@ struct Normalized {
     scopes: Vec<&'static str>,
     /// Space-separated, sorted.
     scope: String,
+    /// The item the token is restricted to. Never with `As-User`: Box judges the
+    /// exchange by the service account's own access, which does not reach the
+    /// user's items; the token is then limited by its scopes and the header.
     resource: Option<String>,
 }
 
@@ -214,8 +217,11 @@ impl Broker {
         access: &ToolAccess,
     ) -> Result<BoxCredential, BrokerError> {
         let grant = self.grant()?;
-        let request = self.normalize(access)?;
+        let mut request = self.normalize(access)?;
         let (subject, as_user) = self.subject_for(caller).await?;
+        if as_user.is_some() {
+            request.resource = None;
+        }
         let token = self.downscoped(grant, &subject, &request).await?;
         Ok(BoxCredential {
             token: token.token.clone(),
@@ -228,12 +234,15 @@ impl Broker {
     /// answered 401 to the last credential. The next call asks Box again.
     pub async fn forget(&self, caller: &Principal, access: &ToolAccess) {
         let Ok(grant) = self.grant() else { return };
-        let Ok(request) = self.normalize(access) else {
+        let Ok(mut request) = self.normalize(access) else {
             return;
         };
-        let Ok((subject, _)) = self.subject_for(caller).await else {
+        let Ok((subject, as_user)) = self.subject_for(caller).await else {
             return;
         };
+        if as_user.is_some() {
+            request.resource = None;
+        }
         let (parent, downscoped) = self.keys(grant, &subject, &request);
         self.inner.downscoped.invalidate(&downscoped).await;
         self.inner.parents.invalidate(&parent).await;

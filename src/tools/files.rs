@@ -19,7 +19,8 @@ pub const BOX_FILE_GET: BoxTool = BoxTool {
 };
 pub const BOX_FILE_READ_TEXT: BoxTool = BoxTool {
     name: "box_file_read_text",
-    scopes: &["item_download"],
+    // item_preview: the file's info and representations; item_download: the text.
+    scopes: &["item_download", "item_preview"],
     effect: Effect::Read,
 };
 pub const BOX_FILE_DOWNLOAD: BoxTool = BoxTool {

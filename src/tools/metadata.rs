@@ -22,7 +22,8 @@ pub const BOX_METADATA_GET: BoxTool = BoxTool {
 };
 pub const BOX_METADATA_SET: BoxTool = BoxTool {
     name: "box_metadata_set",
-    scopes: &["item_upload"],
+    // item_upload: create or patch; item_preview: read an existing instance to patch it.
+    scopes: &["item_preview", "item_upload"],
     effect: Effect::Write,
 };
 pub const BOX_METADATA_DELETE: BoxTool = BoxTool {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use rmcp::{
     ErrorData, RoleServer,
     handler::server::tool::ToolRouter,
-    model::{CallToolResult, ContentBlock},
+    model::{CallToolResponse, CallToolResult, ContentBlock},
     service::RequestContext,
 };
 use serde::Serialize;
@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::Principal,
     box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource, RetryPolicy},
-    broker::{BoxItem, Broker, ToolAccess},
+    broker::{BoxItem, Broker, BrokerError, ToolAccess},
     mcp::BoxMcp,
 };
 
@@ -80,7 +80,7 @@ impl Default for ToolLimits {
         Self {
             read_text_bytes: 200_000,
             download_bytes: 1024 * 1024,
-            upload_bytes: 10 * 1024 * 1024,
+            upload_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -145,9 +145,12 @@ impl ToolError {
             Self::Box(BoxError::NotFound) => "not_found",
             Self::Box(BoxError::NameInUse { .. }) => "name_in_use",
             Self::Box(BoxError::Credentials(_)) => "no_box_access",
-            Self::Box(BoxError::RateLimited | BoxError::Unavailable { .. } | BoxError::Timeout) => {
-                "box_unavailable"
-            }
+            Self::Box(
+                BoxError::RateLimited
+                | BoxError::Unavailable { .. }
+                | BoxError::Timeout
+                | BoxError::CredentialsUnavailable(_),
+            ) => "box_unavailable",
             Self::Box(BoxError::TooLarge { .. }) => "too_large",
             Self::Box(_) => "box_error",
         }
@@ -223,11 +226,57 @@ impl CredentialSource for BoxCall {
             .broker
             .credential(&self.caller, &self.access)
             .await
-            .map_err(|e| BoxError::Credentials(e.to_string()))?;
+            .map_err(|e| credential_error(e, &self.access))?;
         Ok(Bearer {
             token: credential.token,
             as_user: credential.as_user,
         })
+    }
+}
+
+/// A broker failure as the tool reports it.
+fn credential_error(error: BrokerError, access: &ToolAccess) -> BoxError {
+    match &error {
+        // Box refuses to restrict a token to an item the user cannot reach; to the
+        // caller that is the item not being found, as the API itself would answer.
+        BrokerError::TokenEndpoint {
+            grant: "downscoping exchange",
+            status: 400,
+            error: code,
+            ..
+        } if access.resource.is_some()
+            && matches!(code.as_str(), "invalid_request" | "invalid_resource") =>
+        {
+            BoxError::NotFound
+        }
+        e if e.is_transient() => BoxError::CredentialsUnavailable(e.to_string()),
+        e => BoxError::Credentials(e.to_string()),
+    }
+}
+
+/// rmcp answers arguments that do not deserialize (a missing or mistyped field)
+/// with an error result without structured content; give it the shape of every
+/// other tool error (`invalid_argument`).
+pub fn structure_argument_error(response: CallToolResponse) -> CallToolResponse {
+    const PREFIX: &str = "failed to deserialize parameters:";
+    let CallToolResponse::Complete(result) = &response else {
+        return response;
+    };
+    if result.is_error != Some(true) || result.structured_content.is_some() {
+        return response;
+    }
+    let detail = result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .and_then(|t| t.text.strip_prefix(PREFIX))
+        .map(|d| d.trim().to_string());
+    match detail {
+        Some(detail) => match respond(Err(ToolError::invalid("arguments", detail))) {
+            Ok(result) => result.into(),
+            Err(_) => response,
+        },
+        None => response,
     }
 }
 
@@ -243,6 +292,9 @@ impl BoxMcp {
         let caller = self
             .caller(context)
             .map_err(|_| ToolError::invalid("caller", "no authenticated caller"))?;
+        // The root folder is the whole of the user's Box: a token restricted to it
+        // is the unrestricted token (and Box accepts no `resource` for folder 0).
+        let resource = resource.filter(|r| !matches!(r, BoxItem::Folder(id) if id == "0"));
         Ok(BoxCall {
             context: box_context,
             caller,
