@@ -928,4 +928,133 @@ mod against_real_keycloak {
         strict.stop().await;
         lenient.stop().await;
     }
+
+    /// Per-user Box access with real Keycloak tokens (the realm's `box_user_id`
+    /// attribute is the mapping) against `box-sandbox`: alice, bob and carol see and
+    /// change only their own and shared content, bob cannot read alice's private
+    /// file, and no Box call carries a Keycloak token or a parent token.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn realm_users_reach_only_their_own_and_shared_box_content() {
+        use box_sandbox::{Sandbox, SandboxConfig, fixture};
+        use common::box_env::{
+            BoxAuth, BoxMode, Expect, McpUser, api_calls, assert_downscoped, assert_no_idp_token,
+            assert_no_parent_token_on_api, box_settings,
+        };
+
+        let kc = KeycloakEnv::get();
+        let _shared = REALM_KEYS.read().await;
+        for auth in [BoxAuth::Ccg, BoxAuth::Jwt] {
+            let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+            let settings = box_settings(&sandbox, BoxMode::PerUser, auth);
+            let extra: Vec<(&str, &str)> = settings
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let server = kc.server(&extra).await;
+            let alice = McpUser::connect(&server, mcp_token(&kc, "alice").await).await;
+            let bob = McpUser::connect(&server, mcp_token(&kc, "bob").await).await;
+            let carol = McpUser::connect(&server, mcp_token(&kc, "carol").await).await;
+            let who = auth.name();
+            sandbox.clear_requests();
+
+            // Each acts as their own Box user.
+            for (user, id) in [
+                (&alice, fixture::ALICE),
+                (&bob, fixture::BOB),
+                (&carol, fixture::CAROL),
+            ] {
+                assert_eq!(user.ok("box_whoami", json!({})).await["id"], id, "{who}");
+            }
+
+            // Alice's private file: hers; bob and carol get not_found.
+            let notes = fixture::ALICE_NOTES_FILE;
+            sandbox.clear_requests();
+            let text = alice
+                .ok("box_file_read_text", json!({"file_id": notes}))
+                .await;
+            assert!(
+                text["text"].as_str().unwrap().contains("launch date"),
+                "{who}: {text}"
+            );
+            assert_downscoped(
+                &sandbox.requests(),
+                "box_file_read_text",
+                &["item_download", "item_preview"],
+                &Expect::file(notes),
+                fixture::ALICE,
+                &alice.token,
+            );
+            for other in [&bob, &carol] {
+                other
+                    .fails("box_file_get", json!({"file_id": notes}), "not_found")
+                    .await;
+                other
+                    .fails("box_file_read_text", json!({"file_id": notes}), "not_found")
+                    .await;
+            }
+
+            // Own content: carol writes in her folder; bob cannot see it.
+            let own = carol
+                .ok(
+                    "box_file_upload",
+                    json!({"parent_folder_id": fixture::CAROL_PRIVATE_FOLDER, "name": "carol-kc.txt", "content_text": "carol only"}),
+                )
+                .await;
+            let own_id = own["id"].as_str().unwrap().to_string();
+            bob.fails("box_file_get", json!({"file_id": own_id}), "not_found")
+                .await;
+
+            // Shared content: bob (editor) adds to Team Projects, carol (viewer) reads
+            // it but cannot add.
+            let team = fixture::TEAM_PROJECTS_FOLDER;
+            let shared = bob
+                .ok(
+                    "box_file_upload",
+                    json!({"parent_folder_id": team, "name": "bob-kc.txt", "content_text": "for the team"}),
+                )
+                .await;
+            let shared_id = shared["id"].as_str().unwrap().to_string();
+            let read = carol
+                .ok("box_file_read_text", json!({"file_id": shared_id}))
+                .await;
+            assert_eq!(read["text"], "for the team", "{who}");
+            let reply = carol
+                .call(
+                    "box_file_upload",
+                    json!({"parent_folder_id": team, "name": "carol-kc.txt", "content_text": "x"}),
+                )
+                .await;
+            assert!(
+                reply.is_error(),
+                "{who}: a viewer cannot upload: {}",
+                reply.rpc
+            );
+            let listing = alice
+                .ok("box_folder_list", json!({"folder_id": team}))
+                .await;
+            assert!(
+                listing.to_string().contains("bob-kc.txt"),
+                "{who}: {listing}"
+            );
+
+            // No Keycloak token and no parent token ever reached Box.
+            let log = sandbox.requests();
+            assert_no_parent_token_on_api(&log);
+            for user in [&alice, &bob, &carol] {
+                assert_no_idp_token(&log, &user.token);
+            }
+            for entry in api_calls(&log) {
+                let subject = entry.token.as_ref().and_then(|t| t.subject.clone());
+                assert!(
+                    [fixture::ALICE, fixture::BOB, fixture::CAROL]
+                        .contains(&subject.as_deref().unwrap_or_default()),
+                    "{who}: {} {} acted for {subject:?}",
+                    entry.method,
+                    entry.path
+                );
+            }
+            let logs = server.stop().await;
+            common::box_env::assert_no_panic(&logs);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared test harness: a local OIDC issuer and the real server process.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod box_env;
 pub mod issuer;
 pub mod server;
 
