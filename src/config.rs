@@ -440,7 +440,8 @@ impl Default for HttpConfig {
         Self {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
-            max_body_bytes: 1024 * 1024,
+            // Room for a 4 MiB upload as base64 in a JSON-RPC body.
+            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }
