@@ -198,6 +198,12 @@ pub struct BoxConfig {
     /// Upper bound on the time one token request may take, retries included.
     #[serde(with = "humantime_serde")]
     pub token_retry_max_elapsed: Duration,
+    /// Attempts per Box API call, the first included (429 honouring `Retry-After`,
+    /// 5xx and connection errors are retried; a 401 renews the token once).
+    pub api_max_attempts: u32,
+    /// Upper bound on the time one Box API call may take, retries included.
+    #[serde(with = "humantime_serde")]
+    pub api_retry_max_elapsed: Duration,
     /// The Box app's client id (`ccg`; for `jwt` it overrides the file's).
     #[serde(deserialize_with = "id_string::optional")]
     pub client_id: Option<String>,
@@ -287,6 +293,8 @@ impl Default for BoxConfig {
             token_max_attempts: 4,
             token_retry_initial_backoff: Duration::from_millis(250),
             token_retry_max_elapsed: Duration::from_secs(20),
+            api_max_attempts: 4,
+            api_retry_max_elapsed: Duration::from_secs(20),
             client_id: None,
             client_secret: None,
             enterprise_id: None,

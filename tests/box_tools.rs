@@ -870,7 +870,16 @@ async fn rate_limit_with_retry_after_is_retried_and_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_server_errors_end_in_box_unavailable_within_the_bound() {
-    let env = BoxEnv::start(BoxMode::PerUser, BoxAuth::Ccg).await;
+    // A configured bound: 3 attempts, 5 s in all.
+    let env = BoxEnv::start_with(
+        BoxMode::PerUser,
+        BoxAuth::Ccg,
+        &[
+            ("BOX_MCP_BOX__API_MAX_ATTEMPTS", "3"),
+            ("BOX_MCP_BOX__API_RETRY_MAX_ELAPSED", "5s"),
+        ],
+    )
+    .await;
     let alice = env.alice().await;
     env.sandbox
         .add_fault(FaultSpec {
@@ -888,15 +897,15 @@ async fn persistent_server_errors_end_in_box_unavailable_within_the_bound() {
         .await;
     reply.assert_error("box_unavailable");
     eprintln!("persistent 503: box_unavailable after {:?}", reply.elapsed);
-    // The API retry policy: at most 4 attempts and 20 s (backoff 0.2 s, 0.4 s, 0.8 s).
+    // The configured API retry policy: 3 attempts (backoff 0.2 s, 0.4 s), 5 s in all.
     assert!(
-        reply.elapsed < Duration::from_secs(20),
+        reply.elapsed < Duration::from_secs(5),
         "within the retry bound: {:?}",
         reply.elapsed
     );
     let log = env.sandbox.requests();
     let api = api_calls(&log);
-    assert_eq!(api.len(), 4, "4 attempts: {api:#?}");
+    assert_eq!(api.len(), 3, "3 attempts: {api:#?}");
     assert!(api.iter().all(|e| e.status == 503));
 
     // Box recovers: the next call works.

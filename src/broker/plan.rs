@@ -69,6 +69,18 @@ impl Plan {
             Duration::from_millis(1),
             MINUTES_5,
         )?;
+        if !(1..=10).contains(&c.api_max_attempts) {
+            return Err(BrokerError::config(
+                "box.api_max_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+        check_duration(
+            "box.api_retry_max_elapsed",
+            c.api_retry_max_elapsed,
+            Duration::from_millis(1),
+            MINUTES_5,
+        )?;
         if !(1..=10).contains(&c.token_max_attempts) {
             return Err(BrokerError::config(
                 "box.token_max_attempts",

@@ -106,7 +106,12 @@ impl BoxContext {
             api: url::Url::parse(&config.api_base_url)?,
             upload: url::Url::parse(&config.upload_base_url)?,
         };
-        let client = BoxClient::new(endpoints, RetryPolicy::default(), config.timeout)
+        let retry = RetryPolicy {
+            max_attempts: config.api_max_attempts,
+            max_elapsed: config.api_retry_max_elapsed,
+            ..RetryPolicy::default()
+        };
+        let client = BoxClient::new(endpoints, retry, config.timeout)
             .map_err(|e| anyhow::anyhow!("Box client: {e}"))?;
         Ok(Some(Arc::new(Self {
             client,
