@@ -25,6 +25,8 @@ WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY sandbox ./sandbox
+# Cargo reads every target the manifest names, benches included.
+COPY benches ./benches
 # The cache mounts keep the registry and compiled dependencies between builds; the
 # binary is copied out because the target directory is not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
@@ -40,6 +42,10 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/box-mcp /usr/local/bin/box-mcp
 # The local Box API emulator, for the demo (compose's box-sandbox service); its seed is built in.
 COPY --from=build /out/box-sandbox /usr/local/bin/box-sandbox
+# The tool policy, read relative to the working directory (policies/model.conf and
+# policies/policy.csv); mount your own over /app/policies.
+WORKDIR /app
+COPY policies ./policies
 USER nonroot:nonroot
 # The default listen address is loopback, which is unreachable from outside a
 # container: listen on every interface here. Override with BOX_MCP_LISTEN.

@@ -2,7 +2,8 @@
 # box-mcp against real, independent MCP clients and the bundled Keycloak: the official
 # TypeScript SDK (node --test), the official Python SDK (pytest) and the MCP Inspector CLI.
 # The SDK tests start from nothing but the server URL and must find Keycloak, register a
-# client dynamically and log in with PKCE on their own (headless login and consent).
+# client dynamically and log in with PKCE on their own (headless login and consent); the
+# TypeScript SDK also steps up to box:write on a 403 insufficient_scope.
 #
 #   scripts/test-clients.sh
 #
@@ -212,6 +213,8 @@ run_suite() {
 
 run_suite "TypeScript SDK (@modelcontextprotocol/sdk, node --test)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk.test.mjs"
+run_suite "TypeScript SDK step-up to box:write (@modelcontextprotocol/sdk, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-step-up.test.mjs"
 run_suite "Python SDK (mcp, pytest)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 '$PWD/$VENV/bin/python' -m pytest -rA test_python_sdk.py"
 run_suite "MCP Inspector CLI (@modelcontextprotocol/inspector-cli, node --test)" \

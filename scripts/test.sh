@@ -110,6 +110,11 @@ echo "== tests"
 # (box-mcp ignores BOX_MCP_TEST_*: they are not configuration keys.)
 cargo test --workspace --all-targets --locked
 
+echo "== policy table"
+# The shipped policy against its table of expected decisions (benches run once,
+# untimed, as part of the tests above).
+cargo run --quiet --locked --bin box-mcp -- policy test policies/tests.csv
+
 echo "== e2e clients"
 # The official TypeScript and Python SDKs and the Inspector CLI against box-mcp on
 # port $BOX_MCP_TEST_MCP_PORT, with the Keycloak above.

@@ -46,6 +46,35 @@ pub struct Config {
     pub stdio: StdioConfig,
     /// `[box]`: how box-mcp gets its Box credentials (see [`BoxConfig`]).
     pub r#box: BoxConfig,
+    /// `[policy]`: the tool policy (see [`PolicyConfig`] and `policies/README.md`).
+    pub policy: PolicyConfig,
+}
+
+/// `[policy]`: which tools a caller may use, from a Casbin model and policy
+/// ([`crate::authz`]). Relative paths are relative to the working directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The Casbin model (request, policy, role and effect definitions, matcher).
+    pub model: PathBuf,
+    /// The policy lines (`p, subject, tool, action, allow|deny` and `g, member, role`).
+    pub policy: PathBuf,
+    /// Reload both files when they change (and on SIGHUP); a broken edit keeps the
+    /// last good policy.
+    pub watch: bool,
+    /// Decisions kept per (caller's policy subjects, tool, effect); 0 disables the cache.
+    pub decision_cache_capacity: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            model: PathBuf::from("policies/model.conf"),
+            policy: PathBuf::from("policies/policy.csv"),
+            watch: true,
+            decision_cache_capacity: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +94,10 @@ pub struct AuthConfig {
     pub required_scopes: Vec<String>,
     /// Scopes published in the metadata; defaults to the required scopes.
     pub scopes_supported: Vec<String>,
+    /// Broader scopes and the narrower ones they include, e.g.
+    /// `{ "box:admin" = ["box:write", "mcp:tools"] }`: a token with a broader
+    /// scope satisfies a check for a narrower one (transitively).
+    pub scope_hierarchy: std::collections::BTreeMap<String, Vec<String>>,
     /// Lower bound between two JWKS fetches caused by unknown `kid`s.
     #[serde(with = "humantime_serde")]
     pub jwks_min_refresh_interval: Duration,
@@ -152,6 +185,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `box_mcp=debug,info`.
     pub level: String,
+    /// Write the audit trail (one JSON line per tool call) to this file, appending,
+    /// instead of the main log.
+    pub audit_file: Option<std::path::PathBuf>,
 }
 
 /// The identity tools see over stdio, where there is no OAuth: the OS user who
@@ -398,6 +434,7 @@ impl Default for Config {
             log: LogConfig::default(),
             stdio: StdioConfig::default(),
             r#box: BoxConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }
@@ -415,6 +452,7 @@ impl Default for AuthConfig {
             leeway: Duration::from_secs(30),
             required_scopes: vec!["mcp:tools".into()],
             scopes_supported: Vec::new(),
+            scope_hierarchy: std::collections::BTreeMap::new(),
             jwks_min_refresh_interval: Duration::from_secs(10),
             jwks_refresh_interval: Duration::from_secs(300),
             discovery_retry_initial: Duration::from_millis(500),
@@ -468,6 +506,7 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Json,
             level: "info".into(),
+            audit_file: None,
         }
     }
 }
@@ -666,6 +705,17 @@ impl Settings {
                 ));
             }
         }
+        for (broader, narrower) in &raw.auth.scope_hierarchy {
+            if let Some(bad) = std::iter::once(broader)
+                .chain(narrower)
+                .find(|s| !is_scope_token(s))
+            {
+                return Err(ConfigError::invalid(
+                    "auth.scope_hierarchy",
+                    format!("{bad:?} is not a valid OAuth scope"),
+                ));
+            }
+        }
         if raw.http.max_body_bytes == 0 {
             return Err(ConfigError::invalid(
                 "http.max_body_bytes",
@@ -690,6 +740,12 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&raw.log.level)
             .map_err(|e| ConfigError::invalid("log.level", e))?;
         raw.r#box.validate()?;
+        if raw.policy.model.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("policy.model", "must not be empty"));
+        }
+        if raw.policy.policy.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("policy.policy", "must not be empty"));
+        }
 
         let claims = raw.claims.resolve();
         let scopes_supported = if raw.auth.scopes_supported.is_empty() {

@@ -60,6 +60,8 @@ pub enum ApiError {
     HostNotAllowed,
     #[error("session not found")]
     SessionNotFound,
+    #[error("the request body is larger than this server accepts")]
+    BodyTooLarge,
 }
 
 impl ApiError {
@@ -74,6 +76,7 @@ impl ApiError {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::HostNotAllowed => "host_not_allowed",
             Self::SessionNotFound => "session_not_found",
+            Self::BodyTooLarge => "body_too_large",
         }
     }
 
@@ -86,6 +89,7 @@ impl ApiError {
             }
             Self::IdpUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 

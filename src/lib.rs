@@ -4,7 +4,9 @@
 //! Origin check and CORS → body limit → bearer token verification
 //! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`tools`]).
 
+pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod box_api;
 pub mod broker;
 pub mod config;

@@ -1,8 +1,12 @@
 //! The `box-mcp` command line. All logic lives in the library.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use box_mcp::{
+    authz::{self, Authorizer, Subject, SubjectKind},
     config::{Config, Settings},
     server::{Server, shutdown_signal},
     telemetry::{self, LogTarget},
@@ -39,6 +43,82 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Tool policy commands (policies/README.md).
+    Policy {
+        /// The Casbin model [default: `policy.model` of the configuration].
+        #[arg(long, global = true, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// The policy lines [default: `policy.policy` of the configuration].
+        #[arg(long, global = true, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Load and check the model and the policy; print a summary and any warnings.
+    Validate,
+    /// Decide one tool for a caller: allow or deny, and the policy line that decided.
+    Check {
+        #[command(flatten)]
+        caller: CallerArgs,
+        /// A tool of this server, or `name@read|write|delete` for any other.
+        tool: String,
+    },
+    /// Run a table of expected decisions (`subjects;tool;expected` lines); exits
+    /// with 1 if any decision differs.
+    Test {
+        #[arg(default_value = "policies/tests.csv")]
+        table: PathBuf,
+    },
+    /// List the tools a caller may use, with the line that allows each.
+    Tools {
+        #[command(flatten)]
+        caller: CallerArgs,
+        /// List the tools the caller may not use too.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// A caller, as the subjects a token would give them.
+#[derive(clap::Args)]
+struct CallerArgs {
+    /// A role (repeatable): `role:<ROLE>`.
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    /// A group (repeatable): `group:<GROUP>` (a leading `/` is dropped).
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// The username: `user:<USER>`.
+    #[arg(long)]
+    user: Option<String>,
+    /// The token subject: `sub:<SUB>`.
+    #[arg(long)]
+    sub: Option<String>,
+}
+
+impl CallerArgs {
+    fn subjects(&self) -> Vec<Subject<'_>> {
+        let roles = self
+            .roles
+            .iter()
+            .map(|r| Subject::new(SubjectKind::Role, r));
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| Subject::new(SubjectKind::Group, g.strip_prefix('/').unwrap_or(g)));
+        let user = self.user.iter().map(|u| Subject::new(SubjectKind::User, u));
+        let sub = self.sub.iter().map(|s| Subject::new(SubjectKind::Sub, s));
+        roles
+            .chain(groups)
+            .chain(user)
+            .chain(sub)
+            .filter(|s| !s.name.is_empty())
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]
@@ -73,7 +153,7 @@ fn main() -> ExitCode {
         Command::Serve {
             exit_on_stdin_close,
         } => run(async move {
-            telemetry::init(&settings.raw.log, LogTarget::Stdout);
+            telemetry::init(&settings.raw.log, LogTarget::Stdout)?;
             let server = Server::bind(settings).await?;
             let shutdown = CancellationToken::new();
             let trigger = shutdown.clone();
@@ -91,10 +171,132 @@ fn main() -> ExitCode {
             });
             server.run(shutdown).await
         }),
+        Command::Policy {
+            model,
+            policy,
+            command,
+        } => {
+            let model = model.unwrap_or_else(|| settings.raw.policy.model.clone());
+            let policy = policy.unwrap_or_else(|| settings.raw.policy.policy.clone());
+            policy_command(&model, &policy, command)
+        }
         Command::Stdio => run(async move {
-            telemetry::init(&settings.raw.log, LogTarget::Stderr);
+            telemetry::init(&settings.raw.log, LogTarget::Stderr)?;
             box_mcp::stdio::serve(settings).await
         }),
+    }
+}
+
+fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCode {
+    let authorizer = match Authorizer::load(model, policy, 0) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("box-mcp: policy error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        PolicyCommand::Validate => {
+            let status = authorizer.status();
+            for warning in &status.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "{} and {} are valid: {} rules, {} role links",
+                status.model, status.policy, status.rules, status.role_links
+            );
+            ExitCode::SUCCESS
+        }
+        PolicyCommand::Check { caller, tool } => {
+            let (tool, effect) = match authz::parse_tool(&tool) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("box-mcp: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let subjects = caller.subjects();
+            let decision = authorizer.decide_subjects(subjects.iter().copied(), &tool, effect);
+            println!("{} {tool} ({})", decision.verdict(), authz::action(effect));
+            println!(
+                "  subjects: {}",
+                listed(subjects.iter().map(|s| s.to_string()))
+            );
+            println!(
+                "  the policy names: {}",
+                listed(decision.subjects.iter().cloned())
+            );
+            match (&decision.rule, decision.line) {
+                (Some(rule), Some(line)) => println!("  {}:{line}: {rule}", policy.display()),
+                _ => println!("  {}", no_line(decision.allowed)),
+            }
+            ExitCode::SUCCESS
+        }
+        PolicyCommand::Test { table } => match authz::run_table(&authorizer, &table) {
+            Ok(report) if report.passed() => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("box-mcp: {e}");
+                ExitCode::from(2)
+            }
+        },
+        PolicyCommand::Tools { caller, all } => {
+            let subjects = caller.subjects();
+            let decisions = authorizer.for_subjects(subjects.iter().copied());
+            let width = box_mcp::tools::catalog::ALL
+                .iter()
+                .map(|t| t.name.len())
+                .max()
+                .unwrap_or(0);
+            let mut allowed = 0;
+            for tool in box_mcp::tools::catalog::ALL {
+                let decision = decisions.decide(tool.name, tool.effect);
+                allowed += usize::from(decision.allowed);
+                if !decision.allowed && !all {
+                    continue;
+                }
+                let why = match (&decision.rule, decision.line) {
+                    (Some(rule), Some(line)) => format!("line {line}: {rule}"),
+                    _ => no_line(decision.allowed).to_string(),
+                };
+                println!(
+                    "{:<5} {:<width$}  {:<6}  {why}",
+                    decision.verdict(),
+                    tool.name,
+                    authz::action(tool.effect),
+                );
+            }
+            eprintln!(
+                "{allowed} of {} tools for {}",
+                box_mcp::tools::catalog::ALL.len(),
+                listed(subjects.iter().map(|s| s.to_string()))
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Why a decision has no deciding line.
+fn no_line(allowed: bool) -> &'static str {
+    if allowed {
+        "no policy line denies it"
+    } else {
+        "no policy line allows it"
+    }
+}
+
+fn listed(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(" ")
     }
 }
 

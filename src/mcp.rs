@@ -15,7 +15,15 @@ use rmcp::{
     service::RequestContext,
 };
 
-use crate::{auth::Principal, tools::BoxContext};
+use std::time::Instant;
+
+use crate::{
+    audit::AuditEvent,
+    auth::Principal,
+    authz::Authorizer,
+    http::request_id::RequestId,
+    tools::{BoxContext, catalog},
+};
 
 const INSTRUCTIONS: &str = "Tools over a Box enterprise. Every call acts as the signed-in \
 user; `whoami` shows who the server thinks you are.";
@@ -27,24 +35,32 @@ pub struct BoxMcp {
     local_principal: Option<Arc<Principal>>,
     /// The Box client and credential broker; `None` when Box is not configured.
     box_context: Option<Arc<BoxContext>>,
+    /// The tool policy: who may see and call which tools.
+    authorizer: Arc<Authorizer>,
 }
 
 impl BoxMcp {
     /// The server for HTTP: each request's principal comes from its token.
-    pub fn for_http(box_context: Option<Arc<BoxContext>>) -> Self {
+    pub fn for_http(box_context: Option<Arc<BoxContext>>, authorizer: Arc<Authorizer>) -> Self {
         Self {
             tools: crate::tools::router(),
             local_principal: None,
             box_context,
+            authorizer,
         }
     }
 
     /// The server for stdio, acting as `principal` for every call.
-    pub fn for_stdio(principal: Principal, box_context: Option<Arc<BoxContext>>) -> Self {
+    pub fn for_stdio(
+        principal: Principal,
+        box_context: Option<Arc<BoxContext>>,
+        authorizer: Arc<Authorizer>,
+    ) -> Self {
         Self {
             tools: crate::tools::router(),
             local_principal: Some(Arc::new(principal)),
             box_context,
+            authorizer,
         }
     }
 
@@ -81,7 +97,18 @@ impl ServerHandler for BoxMcp {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut result = ListToolsResult::with_all_items(self.tools.list_all());
+        // A caller sees only the tools the policy lets them call.
+        let caller = self.caller(&context)?;
+        let decisions = self.authorizer.for_principal(&caller);
+        let visible = self
+            .tools
+            .list_all()
+            .into_iter()
+            .filter(|tool| {
+                catalog::find(&tool.name).is_some_and(|t| decisions.allows(t.name, t.effect))
+            })
+            .collect();
+        let mut result = ListToolsResult::with_all_items(visible);
         // 2026-07-28 cache hints: the list depends on who asks, so it is private.
         if context
             .protocol_version()
@@ -98,10 +125,59 @@ impl ServerHandler for BoxMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.tools
+        let started = Instant::now();
+        let caller = self.caller(&context)?;
+        let request_id = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestId>())
+            .and_then(|id| id.0.to_str().ok().map(str::to_owned));
+        let name = request.name.to_string();
+        let argument_names: Vec<String> = request
+            .arguments
+            .as_ref()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut audit = AuditEvent::new(&caller, &name);
+        audit.request_id = request_id.as_deref();
+        audit.argument_names = argument_names.iter().map(String::as_str).collect();
+
+        let declared = catalog::find(&name);
+        let decision = declared.map(|t| self.authorizer.decide(&caller, t.name, t.effect));
+        audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.effect));
+        audit.rule = decision.as_ref().and_then(|d| d.rule.as_deref());
+        if !decision.as_ref().is_some_and(|d| d.allowed) {
+            // Exactly what the router answers for a tool that does not exist, so a
+            // refusal reveals nothing; the audit event says why.
+            audit.decision = "deny";
+            audit.outcome = if declared.is_some() {
+                "denied"
+            } else {
+                "unknown_tool"
+            };
+            audit.latency(started.elapsed()).emit();
+            return Err(ErrorData::invalid_params("tool not found", None));
+        }
+        let result = self
+            .tools
             .call(ToolCallContext::new(self, request, context))
             .await
-            .map(crate::tools::structure_argument_error)
+            .map(crate::tools::structure_argument_error);
+        let outcome = match &result {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => format!(
+                "error:{}",
+                r.structured_content
+                    .as_ref()
+                    .and_then(|c| c.get("error"))
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("tool_error")
+            ),
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("error:{}", e.code.0),
+        };
+        audit.outcome = &outcome;
+        audit.latency(started.elapsed()).emit();
+        result
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -58,6 +58,17 @@ impl Server {
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let refresher = self.state.keys.spawn_refresher();
+        // Keep the watcher alive as long as the server runs.
+        let _policy_watcher = if self.settings.raw.policy.watch {
+            Some(
+                self.state
+                    .authorizer
+                    .spawn_watcher()
+                    .map_err(|e| anyhow::anyhow!("cannot watch the tool policy: {e}"))?,
+            )
+        } else {
+            None
+        };
         let app = crate::http::router(self.state.clone(), &self.settings, shutdown.child_token());
         tracing::info!(
             addr = %self.local_addr(),
@@ -121,9 +132,13 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         keys,
         verifier,
         required_scopes: raw.auth.required_scopes.clone(),
+        scope_check: crate::http::scopes::ScopeCheck::new(&raw.auth.scope_hierarchy),
+        max_body_bytes: raw.http.max_body_bytes,
         sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
         metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
         box_context: crate::tools::BoxContext::from_settings(settings)?,
+        authorizer: crate::authz::Authorizer::from_config(&raw.policy)
+            .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?,
         issuer,
         urls,
     })

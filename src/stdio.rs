@@ -31,7 +31,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let principal = local_principal(&settings);
     tracing::info!(subject = %principal.subject, "serving MCP over stdio");
     let box_context = crate::tools::BoxContext::from_settings(&settings)?;
-    let service = BoxMcp::for_stdio(principal, box_context)
+    let authorizer = crate::authz::Authorizer::from_config(&settings.raw.policy)
+        .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?;
+    let service = BoxMcp::for_stdio(principal, box_context, authorizer)
         .serve(rmcp::transport::stdio())
         .await
         .context("stdio handshake failed")?;

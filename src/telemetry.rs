@@ -1,9 +1,15 @@
 //! Structured logs. JSON by default, one object per line; the request span
 //! (request id, method, path, subject) is attached to every event of a request.
 
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use std::{fs::OpenOptions, sync::Mutex};
 
-use crate::config::{LogConfig, LogFormat};
+use anyhow::Context;
+use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
+
+use crate::{
+    audit,
+    config::{LogConfig, LogFormat},
+};
 
 /// Where log lines go: stdout for the HTTP server, stderr over stdio (where stdout
 /// carries the protocol).
@@ -13,13 +19,46 @@ pub enum LogTarget {
     Stderr,
 }
 
-pub fn init(config: &LogConfig, target: LogTarget) {
-    let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(config: &LogConfig, target: LogTarget) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.level)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // rmcp logs whole JSON-RPC messages at DEBUG: tool arguments and results,
+        // which can hold secrets or personal data. Never below INFO, whatever the
+        // configured level says.
+        .add_directive(
+            "rmcp::service=info"
+                .parse()
+                .expect("a constant, valid directive"),
+        );
     let writer = match target {
         LogTarget::Stdout => fmt::writer::BoxMakeWriter::new(std::io::stdout),
         LogTarget::Stderr => fmt::writer::BoxMakeWriter::new(std::io::stderr),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    // With an audit file, audit events go there only; otherwise into the main log.
+    let audit_file = match &config.audit_file {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log.audit_file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let separate_audit = audit_file.is_some();
+    let not_audit = filter_fn(move |meta| !separate_audit || meta.target() != audit::TARGET);
+    let audit_layer = audit_file.map(|file| {
+        fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(Mutex::new(file))
+            .with_filter(filter_fn(|meta| meta.target() == audit::TARGET))
+    });
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(audit_layer);
     let result = match config.format {
         LogFormat::Json => registry
             .with(
@@ -28,11 +67,15 @@ pub fn init(config: &LogConfig, target: LogTarget) {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(writer),
+                    .with_writer(writer)
+                    .with_filter(not_audit),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().with_writer(writer)).try_init(),
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_writer(writer).with_filter(not_audit))
+            .try_init(),
     };
     // A second init (tests, benches) keeps the first subscriber.
     let _ = result;
+    Ok(())
 }

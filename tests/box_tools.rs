@@ -83,39 +83,20 @@ const CONTRACT: &[(&str, &[&str])] = &[
 /// The scopes each tool declares (`BoxTool { name, scopes, .. }` in src/tools/),
 /// read from the source, so the request-log checks compare against the declaration.
 fn declared() -> &'static BTreeMap<String, BTreeSet<String>> {
+    // The Box tools' declarations, from the catalog the server itself uses.
     static DECLARED: OnceLock<BTreeMap<String, BTreeSet<String>>> = OnceLock::new();
     DECLARED.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tools");
-        let mut out = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).unwrap();
-            for block in source.split("BoxTool {").skip(1) {
-                let block = &block[..block.find('}').unwrap_or(block.len())];
-                let Some(name) = between(block, "name: \"", "\"") else {
-                    continue;
-                };
-                let scopes = between(block, "scopes: &[", "]")
-                    .unwrap_or_else(|| panic!("{name} in {} declares no scopes", path.display()));
-                let scopes: BTreeSet<String> = scopes
-                    .split(',')
-                    .map(|s| s.trim().trim_matches('"').to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                out.insert(name.to_string(), scopes);
-            }
-        }
-        out
+        box_mcp::tools::catalog::ALL
+            .iter()
+            .filter(|t| t.name.starts_with("box_"))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    t.scopes.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+            .collect()
     })
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let to = text[from..].find(end)? + from;
-    Some(&text[from..to])
 }
 
 fn scopes_of(tool: &str) -> Vec<&'static str> {

@@ -950,3 +950,83 @@ async fn periodic_refreshes_do_not_starve_the_refresh_for_an_unknown_kid() {
         reply.body
     );
 }
+
+#[tokio::test]
+async fn a_write_tool_without_box_write_gets_the_exact_step_up_challenge() {
+    let f = Fixture::start(&[]).await;
+    // An editor (the policy allows writing) whose token lacks box:write.
+    let token = f.token_with("alice", |c| {
+        c["realm_access"]["roles"] = json!(["mcp-editor"])
+    });
+    let session = f.server.initialize(&token).await;
+    let create =
+        json!({"name": "box_folder_create", "arguments": {"parent_folder_id": "0", "name": "x"}});
+    let reply = f
+        .server
+        .rpc(&token, session.as_deref(), "tools/call", create.clone())
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert_eq!(
+        reply.www_authenticate(),
+        format!(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a scope this request needs", scope="mcp:tools box:write", resource_metadata="{}/.well-known/oauth-protected-resource/mcp""#,
+            f.server.base
+        )
+    );
+    // The refusal is in the audit trail.
+    let refused = f
+        .server
+        .logs()
+        .into_iter()
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .find(|v| v["target"] == "box_mcp::audit" && v["tool"] == "box_folder_create");
+    let refused = refused.expect("an audit event for the refused call");
+    assert_eq!(refused["decision"], "insufficient_scope");
+    assert_eq!(refused["outcome"], "refused");
+    // Reading needs only mcp:tools: the call passes the gate (Box is not configured here).
+    let read = f
+        .server
+        .rpc(
+            &token,
+            session.as_deref(),
+            "tools/call",
+            json!({"name": "box_file_get", "arguments": {"file_id": "1"}}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(
+        read.json_rpc()["result"]["structuredContent"]["error"],
+        "not_configured"
+    );
+    // With box:write, the write tool passes the gate too.
+    let writer = f.token_with("alice", |c| {
+        c["scope"] = json!("openid mcp:tools box:write");
+        c["realm_access"]["roles"] = json!(["mcp-editor"]);
+    });
+    let ok = f
+        .server
+        .rpc(&writer, session.as_deref(), "tools/call", create)
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+}
+
+#[tokio::test]
+async fn a_broader_configured_scope_satisfies_narrower_ones() {
+    let f = Fixture::start(&[(
+        "BOX_MCP_AUTH__SCOPE_HIERARCHY",
+        r#"{"box:admin"=["box:write","mcp:tools"]}"#,
+    )])
+    .await;
+    let admin = f.token_with("alice", |c| {
+        c["scope"] = json!("openid box:admin");
+        c["realm_access"]["roles"] = json!(["mcp-editor"]);
+    });
+    let session = f.server.initialize(&admin).await;
+    let create =
+        json!({"name": "box_folder_create", "arguments": {"parent_folder_id": "0", "name": "x"}});
+    let reply = f
+        .server
+        .rpc(&admin, session.as_deref(), "tools/call", create)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}

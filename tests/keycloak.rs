@@ -1,7 +1,9 @@
 //! box-mcp against the real, bundled Keycloak (realm `box-mcp` from
 //! `keycloak/box-mcp-realm.json`), as `scripts/test.sh` starts it: tokens minted by
-//! Keycloak's password grant reach `whoami` with their roles, and tokens that fail a
-//! check (audience, issuer, expiry) are refused, also across a signing-key rotation.
+//! Keycloak's password grant reach `whoami` with their roles, each realm user sees and
+//! may call exactly the tools the shipped policy (`policies/policy.csv`) gives them,
+//! and tokens that fail a check (audience, issuer, expiry) are refused, also across a
+//! signing-key rotation.
 //!
 //! `scripts/test.sh` starts Keycloak with the `mcp:tools` scope's audience set to
 //! `BOX_MCP_TEST_RESOURCE_URL` (`http://127.0.0.1:$BOX_MCP_TEST_MCP_PORT/mcp`). Each
@@ -24,6 +26,7 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use box_mcp::tools::{BoxTool, Effect, catalog};
 use common::{Reply, ServerProcess};
 use futures::FutureExt as _;
 use reqwest::{Method, StatusCode};
@@ -87,9 +90,11 @@ impl KeycloakEnv {
     }
 
     /// A box-mcp trusting realm `box-mcp`, whose canonical URL is Keycloak's MCP
-    /// audience, with `extra` settings. Waits until it has loaded Keycloak's keys.
+    /// audience, with the shipped tool policy and `extra` settings. Waits until it has
+    /// loaded Keycloak's keys.
     async fn server(&self, extra: &[(&str, &str)]) -> ServerProcess {
         let mut env = vec![("BOX_MCP_PUBLIC_BASE_URL", self.public_base.as_str())];
+        env.extend_from_slice(&shipped_policy());
         env.extend_from_slice(extra);
         let server = ServerProcess::start(&self.issuer(REALM), &env).await;
         server.wait_ready(Duration::from_secs(30)).await;
@@ -169,6 +174,19 @@ async fn mcp_token(kc: &KeycloakEnv, user: &str) -> String {
         user,
         &format!("{user}-password"),
         "openid mcp:tools",
+    )
+    .await
+}
+
+/// A token that may also call the tools that change data (`box:write`).
+async fn mcp_write_token(kc: &KeycloakEnv, user: &str) -> String {
+    password_token(
+        kc,
+        REALM,
+        TEST_CLIENT,
+        user,
+        &format!("{user}-password"),
+        "openid mcp:tools box:write",
     )
     .await
 }
@@ -443,6 +461,223 @@ fn rsa_private_key_pem() -> String {
 }
 
 // ---------------------------------------------------------------------------------
+// Tool policy (policies/policy.csv as shipped)
+// ---------------------------------------------------------------------------------
+
+/// The realm's test users, each with what the shipped policy gives them.
+const REALM_USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+
+/// Whether the shipped `policies/policy.csv` lets a realm user use `tool`, written out
+/// from the policy's rules and the realm's roles (keycloak/README.md), not from the
+/// policy engine: alice is `mcp-admin` (every tool), bob `mcp-editor` (read and write,
+/// no delete) except `box_shared_link_set`, carol `mcp-viewer` (read) plus
+/// `box_metadata_set`, dave has no MCP role (nothing, not even `whoami`).
+fn shipped_policy_allows(user: &str, tool: &BoxTool) -> bool {
+    let by_role = match user {
+        "alice" => true,
+        "bob" => matches!(tool.effect, Effect::Read | Effect::Write),
+        "carol" => matches!(tool.effect, Effect::Read),
+        "dave" => false,
+        other => panic!("not a realm test user: {other}"),
+    };
+    match (user, tool.name) {
+        ("bob", "box_shared_link_set") => false,
+        ("carol", "box_metadata_set") => true,
+        _ => by_role,
+    }
+}
+
+/// The catalog's tools `user` may use under the shipped policy.
+fn tools_of(user: &str) -> BTreeSet<&'static str> {
+    catalog::ALL
+        .iter()
+        .filter(|tool| shipped_policy_allows(user, tool))
+        .map(|tool| tool.name)
+        .collect()
+}
+
+/// The shipped policy files, by absolute path (not the server's working directory).
+fn shipped_policy() -> [(&'static str, &'static str); 2] {
+    [
+        (
+            "BOX_MCP_POLICY__MODEL",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies/model.conf"),
+        ),
+        (
+            "BOX_MCP_POLICY__POLICY",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies/policy.csv"),
+        ),
+    ]
+}
+
+/// `tools/list` in `session`: the names, which must come in one page.
+async fn listed_tools(
+    server: &ServerProcess,
+    token: &str,
+    session: Option<&str>,
+) -> BTreeSet<String> {
+    let reply = server.rpc(token, session, "tools/list", json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "tools/list: {}", reply.body);
+    let result = &reply.json_rpc()["result"];
+    assert!(result.get("nextCursor").is_none(), "one page: {result}");
+    let names: Vec<String> = result["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("tools/list: {result}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    let set: BTreeSet<String> = names.iter().cloned().collect();
+    assert_eq!(set.len(), names.len(), "no tool listed twice: {names:?}");
+    set
+}
+
+/// `tools/call` of `tool` with no arguments; every call has JSON-RPC id 7.
+async fn call_tool(
+    server: &ServerProcess,
+    token: &str,
+    session: Option<&str>,
+    tool: &str,
+) -> Reply {
+    server
+        .rpc(
+            token,
+            session,
+            "tools/call",
+            json!({"name": tool, "arguments": {}}),
+        )
+        .await
+}
+
+/// What a client sees of a reply to `tools/call`: status, content type and the
+/// JSON-RPC message.
+fn on_the_wire(reply: &Reply) -> (StatusCode, Option<String>, Value) {
+    let rpc = if reply.status == StatusCode::OK {
+        reply.json_rpc()
+    } else {
+        Value::String(reply.body.clone())
+    };
+    (reply.status, reply.header("content-type"), rpc)
+}
+
+/// The 403 a token without `box:write` gets for a tool that changes data.
+fn assert_insufficient_scope(reply: &Reply, kc: &KeycloakEnv, what: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "{what}: {}",
+        reply.body
+    );
+    assert_eq!(
+        reply.www_authenticate(),
+        format!(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a scope this request needs", scope="mcp:tools box:write", resource_metadata="{}/.well-known/oauth-protected-resource/mcp""#,
+            kc.public_base
+        ),
+        "{what}"
+    );
+}
+
+/// One realm user's part of
+/// `realm_users_see_and_call_exactly_the_tools_the_shipped_policy_gives_them`, in
+/// sessions of their own.
+async fn assert_tools_of(kc: &KeycloakEnv, server: &ServerProcess, user: &str) {
+    let mine = tools_of(user);
+    let write = mcp_write_token(kc, user).await;
+    let read = mcp_token(kc, user).await;
+    assert!(
+        claims(&write)["scope"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == "box:write"),
+        "{user}: {}",
+        claims(&write)
+    );
+    assert!(
+        !claims(&read)["scope"]
+            .as_str()
+            .unwrap()
+            .contains("box:write"),
+        "{user}: {}",
+        claims(&read)
+    );
+    let write_session = server.initialize(&write).await;
+    let read_session = server.initialize(&read).await;
+
+    // tools/list: exactly the policy's tools. Scopes do not hide tools: a
+    // client must see a write tool to be able to step up for it.
+    for (token, session, what) in [
+        (&write, write_session.as_deref(), "with box:write"),
+        (&read, read_session.as_deref(), "without box:write"),
+    ] {
+        let listed = listed_tools(server, token, session).await;
+        let want: BTreeSet<String> = mine.iter().map(|t| t.to_string()).collect();
+        assert_eq!(listed, want, "{user} ({what}): tools/list");
+    }
+
+    // A tool that does not exist, as the reference for every refusal.
+    let unknown =
+        on_the_wire(&call_tool(server, &write, write_session.as_deref(), "no_such_tool").await);
+    assert_eq!(unknown.0, StatusCode::OK, "{user}: {unknown:?}");
+    assert_eq!(
+        unknown.2,
+        json!({
+            "jsonrpc": "2.0",
+            "id": 7,
+            "error": {"code": -32602, "message": "tool not found"}
+        }),
+        "{user}"
+    );
+    let unknown_without_write =
+        on_the_wire(&call_tool(server, &read, read_session.as_deref(), "no_such_tool").await);
+    assert_eq!(unknown_without_write, unknown, "{user}");
+
+    for tool in catalog::ALL {
+        let name = tool.name;
+        let with_write = call_tool(server, &write, write_session.as_deref(), name).await;
+        let without_write = call_tool(server, &read, read_session.as_deref(), name).await;
+        if !mine.contains(name) {
+            // Forbidden: byte for byte the unknown tool's answer, with or
+            // without box:write.
+            assert_eq!(
+                on_the_wire(&with_write),
+                unknown,
+                "{user}: forbidden {name} answers like an unknown tool"
+            );
+            assert_eq!(
+                on_the_wire(&without_write),
+                unknown,
+                "{user}: forbidden {name} without box:write answers like an unknown tool"
+            );
+            continue;
+        }
+        // Allowed: the call reaches the tool (a tool result: Box is not
+        // configured here, and the arguments are empty).
+        assert_eq!(
+            with_write.status,
+            StatusCode::OK,
+            "{user}: {name}: {}",
+            with_write.body
+        );
+        let rpc = with_write.json_rpc();
+        assert!(
+            rpc.get("error").is_none() && rpc["result"].is_object(),
+            "{user}: allowed {name} reaches the tool: {rpc}"
+        );
+        if tool.effect == Effect::Read {
+            assert_eq!(without_write.status, StatusCode::OK, "{user}: {name}");
+            let rpc = without_write.json_rpc();
+            assert!(
+                rpc.get("error").is_none() && rpc["result"].is_object(),
+                "{user}: read tool {name} needs no box:write: {rpc}"
+            );
+        } else {
+            assert_insufficient_scope(&without_write, kc, &format!("{user}: {name}"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------
 
@@ -491,7 +726,8 @@ mod against_real_keycloak {
                 groups: &["mcp-viewers"],
                 box_user: "31000003",
             },
-            // No MCP role: Keycloak still issues the token; box-mcp decides.
+            // No MCP role: Keycloak still issues the token; box-mcp decides, and the
+            // shipped policy gives him no tool at all (not even whoami).
             Expected {
                 user: "dave",
                 sub: "da7e0000-0000-4000-8000-000000000004",
@@ -515,6 +751,30 @@ mod against_real_keycloak {
                 audiences(&c).contains(&kc.resource),
                 "{user}: mcp:tools puts the MCP URL into aud: {c}"
             );
+
+            if mcp_roles.is_empty() {
+                // The token is what the realm says; the server lets it in (it is
+                // valid) but lists no tool and answers whoami like an unknown tool.
+                assert_eq!(c["sub"], sub, "{user}: {c}");
+                assert_eq!(c["preferred_username"], user, "{user}: {c}");
+                assert_eq!(c["box_user_id"], box_user, "{user}: {c}");
+                assert!(c.get("groups").is_none(), "{user}: {c}");
+                let roles = c["realm_access"]["roles"].to_string();
+                assert!(!roles.contains("mcp-"), "{user}: {c}");
+                let session = server.initialize(&token).await;
+                let listed = listed_tools(&server, &token, session.as_deref()).await;
+                assert!(listed.is_empty(), "{user} sees no tool: {listed:?}");
+                let whoami = call_tool(&server, &token, session.as_deref(), "whoami").await;
+                let unknown = call_tool(&server, &token, session.as_deref(), "no_such_tool").await;
+                assert_eq!(on_the_wire(&whoami), on_the_wire(&unknown), "{user}");
+                assert_eq!(
+                    whoami.json_rpc()["error"]["message"],
+                    "tool not found",
+                    "{user}: {}",
+                    whoami.body
+                );
+                continue;
+            }
 
             let me = server.whoami(&token).await;
             assert_eq!(me["issuer"], kc.issuer(REALM), "{user}: {me}");
@@ -543,6 +803,83 @@ mod against_real_keycloak {
             );
         }
         server.stop().await;
+    }
+
+    /// Tool-level RBAC with real Keycloak tokens and the shipped policy: each realm
+    /// user's `tools/list` is exactly what the policy gives their roles (plus the
+    /// bob/carol exceptions), with and without `box:write`; each tool they may not use
+    /// answers exactly like a tool that does not exist, also to a token without
+    /// `box:write` (the scope gate reveals nothing); each tool they may use reaches
+    /// the tool, and a write or delete tool needs `box:write` (403 step-up challenge).
+    /// The audit trail tells the two refusals apart.
+    #[tokio::test]
+    async fn realm_users_see_and_call_exactly_the_tools_the_shipped_policy_gives_them() {
+        let kc = KeycloakEnv::get();
+        let _shared = REALM_KEYS.read().await;
+        let server = kc.server(&[]).await;
+
+        // The expectation is not trivial: every effect is in the catalog, and the
+        // exceptions change what bob and carol get.
+        for effect in [Effect::Read, Effect::Write, Effect::Delete] {
+            assert!(
+                catalog::ALL.iter().any(|t| t.effect == effect),
+                "{effect:?}"
+            );
+        }
+        let all: BTreeSet<&str> = catalog::ALL.iter().map(|t| t.name).collect();
+        let reads: BTreeSet<&str> = catalog::ALL
+            .iter()
+            .filter(|t| t.effect == Effect::Read)
+            .map(|t| t.name)
+            .collect();
+        assert!(reads.contains("whoami"));
+        assert_eq!(tools_of("alice"), all);
+        assert!(tools_of("bob").is_superset(&reads));
+        assert!(!tools_of("bob").contains("box_shared_link_set"));
+        assert!(tools_of("bob").contains("box_file_upload"));
+        assert!(!tools_of("bob").contains("box_file_delete"));
+        assert_eq!(
+            tools_of("carol"),
+            reads.iter().copied().chain(["box_metadata_set"]).collect()
+        );
+        assert!(tools_of("dave").is_empty());
+
+        // The users at once, each in their own sessions.
+        futures::future::join_all(REALM_USERS.map(|user| assert_tools_of(&kc, &server, user)))
+            .await;
+
+        // On the wire the refusals are alike; the audit trail says what happened.
+        let logs = server.stop().await;
+        let audit: Vec<Value> = logs
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["target"] == "box_mcp::audit")
+            .collect();
+        let event = |user: &str, tool: &str| {
+            audit
+                .iter()
+                .find(|e| e["username"] == user && e["tool"] == tool)
+                .unwrap_or_else(|| panic!("no audit event for {user} calling {tool}"))
+                .clone()
+        };
+        let denied = event("carol", "box_file_upload");
+        assert_eq!(denied["decision"], "deny", "{denied}");
+        assert_eq!(denied["outcome"], "denied", "{denied}");
+        let unknown = event("carol", "no_such_tool");
+        assert_eq!(unknown["decision"], "deny", "{unknown}");
+        assert_eq!(unknown["outcome"], "unknown_tool", "{unknown}");
+        let exception = event("bob", "box_shared_link_set");
+        assert_eq!(exception["outcome"], "denied", "{exception}");
+        assert!(
+            exception["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains("user:bob")),
+            "the deny names the exception: {exception}"
+        );
+        let nothing = event("dave", "whoami");
+        assert_eq!(nothing["outcome"], "denied", "{nothing}");
+        let carol_sets = event("carol", "box_metadata_set");
+        assert_eq!(carol_sets["decision"], "allow", "{carol_sets}");
     }
 
     #[tokio::test]
@@ -930,9 +1267,12 @@ mod against_real_keycloak {
     }
 
     /// Per-user Box access with real Keycloak tokens (the realm's `box_user_id`
-    /// attribute is the mapping) against `box-sandbox`: alice, bob and carol see and
-    /// change only their own and shared content, bob cannot read alice's private
-    /// file, and no Box call carries a Keycloak token or a parent token.
+    /// attribute is the mapping) and the shipped tool policy against `box-sandbox`:
+    /// alice, bob and carol see and change only their own and shared content, bob
+    /// cannot read alice's private file, carol's one write tool (her policy
+    /// exception) reaches only what Box lets her change, the write tools the policy
+    /// refuses her answer like unknown tools without a Box call, and no Box call
+    /// carries a Keycloak token or a parent token.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn realm_users_reach_only_their_own_and_shared_box_content() {
         use box_sandbox::{Sandbox, SandboxConfig, fixture};
@@ -951,9 +1291,9 @@ mod against_real_keycloak {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let server = kc.server(&extra).await;
-            let alice = McpUser::connect(&server, mcp_token(&kc, "alice").await).await;
-            let bob = McpUser::connect(&server, mcp_token(&kc, "bob").await).await;
-            let carol = McpUser::connect(&server, mcp_token(&kc, "carol").await).await;
+            let alice = McpUser::connect(&server, mcp_write_token(&kc, "alice").await).await;
+            let bob = McpUser::connect(&server, mcp_write_token(&kc, "bob").await).await;
+            let carol = McpUser::connect(&server, mcp_write_token(&kc, "carol").await).await;
             let who = auth.name();
             sandbox.clear_requests();
 
@@ -993,19 +1333,63 @@ mod against_real_keycloak {
                     .await;
             }
 
-            // Own content: carol writes in her folder; bob cannot see it.
-            let own = carol
+            // Own content. bob (editor) writes in his folder; carol cannot see it.
+            let own = bob
                 .ok(
                     "box_file_upload",
-                    json!({"parent_folder_id": fixture::CAROL_PRIVATE_FOLDER, "name": "carol-kc.txt", "content_text": "carol only"}),
+                    json!({"parent_folder_id": fixture::BOB_PRIVATE_FOLDER, "name": "bob-kc-private.txt", "content_text": "bob only"}),
                 )
                 .await;
             let own_id = own["id"].as_str().unwrap().to_string();
-            bob.fails("box_file_get", json!({"file_id": own_id}), "not_found")
+            carol
+                .fails("box_file_get", json!({"file_id": own_id}), "not_found")
+                .await;
+            carol
+                .fails(
+                    "box_file_read_text",
+                    json!({"file_id": own_id}),
+                    "not_found",
+                )
+                .await;
+            // carol (viewer) reads her own files; bob cannot.
+            let mine = carol
+                .ok(
+                    "box_folder_list",
+                    json!({"folder_id": fixture::CAROL_PRIVATE_FOLDER}),
+                )
+                .await;
+            let carol_file = mine["entries"]
+                .as_array()
+                .and_then(|e| e.iter().find(|e| e["type"] == "file"))
+                .and_then(|e| e["id"].as_str())
+                .unwrap_or_else(|| panic!("{who}: a file in carol's folder: {mine}"))
+                .to_string();
+            carol
+                .ok("box_file_read_text", json!({"file_id": carol_file}))
+                .await;
+            bob.fails("box_file_get", json!({"file_id": carol_file}), "not_found")
+                .await;
+
+            // carol's one write (the policy's exception: box_metadata_set) still only
+            // reaches what Box lets her change: her own file, not alice's private file.
+            let tagged = carol
+                .ok(
+                    "box_metadata_set",
+                    json!({"file_id": carol_file, "template_key": fixture::METADATA_TEMPLATE, "values": {"projectName": "carol-kc"}}),
+                )
+                .await;
+            assert_eq!(tagged["projectName"], "carol-kc", "{who}: {tagged}");
+            carol
+                .fails(
+                    "box_metadata_set",
+                    json!({"file_id": notes, "template_key": fixture::METADATA_TEMPLATE, "values": {"projectName": "x"}}),
+                    "not_found",
+                )
                 .await;
 
             // Shared content: bob (editor) adds to Team Projects, carol (viewer) reads
-            // it but cannot add.
+            // it. She cannot add or rename there: the policy refuses before Box is
+            // asked, with the answer for a tool that does not exist.
             let team = fixture::TEAM_PROJECTS_FOLDER;
             let shared = bob
                 .ok(
@@ -1018,24 +1402,42 @@ mod against_real_keycloak {
                 .ok("box_file_read_text", json!({"file_id": shared_id}))
                 .await;
             assert_eq!(read["text"], "for the team", "{who}");
-            let reply = carol
-                .call(
+            let unknown = carol.call("no_such_tool", json!({})).await.rpc["error"].clone();
+            assert_eq!(unknown["message"], "tool not found", "{who}: {unknown}");
+            let box_calls = sandbox.requests().len();
+            for (tool, arguments) in [
+                (
                     "box_file_upload",
                     json!({"parent_folder_id": team, "name": "carol-kc.txt", "content_text": "x"}),
-                )
-                .await;
-            assert!(
-                reply.is_error(),
-                "{who}: a viewer cannot upload: {}",
-                reply.rpc
+                ),
+                (
+                    "box_file_update",
+                    json!({"file_id": shared_id, "name": "carol-renamed.txt"}),
+                ),
+            ] {
+                let reply = carol.call(tool, arguments).await;
+                assert!(
+                    reply.rpc.get("result").is_none(),
+                    "{who}: {tool}: {}",
+                    reply.rpc
+                );
+                assert_eq!(
+                    reply.rpc["error"], unknown,
+                    "{who}: a viewer's {tool} answers like an unknown tool"
+                );
+            }
+            assert_eq!(
+                sandbox.requests().len(),
+                box_calls,
+                "{who}: refused by the policy, Box was not called"
             );
             let listing = alice
                 .ok("box_folder_list", json!({"folder_id": team}))
                 .await;
-            assert!(
-                listing.to_string().contains("bob-kc.txt"),
-                "{who}: {listing}"
-            );
+            let listing = listing.to_string();
+            assert!(listing.contains("bob-kc.txt"), "{who}: {listing}");
+            assert!(!listing.contains("carol-kc.txt"), "{who}: {listing}");
+            assert!(!listing.contains("carol-renamed.txt"), "{who}: {listing}");
 
             // No Keycloak token and no parent token ever reached Box.
             let log = sandbox.requests();

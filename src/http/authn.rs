@@ -68,7 +68,7 @@ async fn principal_for(
     }
     let token = token.ok_or(ApiError::MissingToken)?;
     let principal = state.verifier.verify(&token).await?;
-    if !state.required_scopes.iter().all(|s| principal.has_scope(s)) {
+    if !state.scope_check.all(&principal, &state.required_scopes) {
         // The challenge lists every scope the request needs, not only the missing ones.
         return Err(ApiError::InsufficientScope {
             required: state.required_scopes.clone(),

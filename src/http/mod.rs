@@ -7,7 +7,9 @@ pub mod guard;
 pub mod health;
 pub mod metadata;
 pub mod request_id;
+pub mod scopes;
 pub mod sessions;
+pub mod tool_scopes;
 
 use std::sync::Arc;
 
@@ -51,7 +53,12 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     pub verifier: TokenVerifier,
     pub required_scopes: Vec<String>,
+    /// Scope checks with the configured hierarchy.
+    pub scope_check: scopes::ScopeCheck,
+    pub max_body_bytes: usize,
     pub sessions: SessionBindings,
+    /// The tool policy (hot-reloaded).
+    pub authorizer: Arc<crate::authz::Authorizer>,
     /// The Box client and broker, shared by every MCP session.
     pub box_context: Option<Arc<crate::tools::BoxContext>>,
     /// The RFC 9728 document, serialised once.
@@ -76,7 +83,8 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
     let mcp_service = StreamableHttpService::new(
         {
             let box_context = state.box_context.clone();
-            move || Ok(BoxMcp::for_http(box_context.clone()))
+            let authorizer = state.authorizer.clone();
+            move || Ok(BoxMcp::for_http(box_context.clone(), authorizer.clone()))
         },
         Arc::new(session_manager),
         mcp_config,
@@ -87,6 +95,10 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         mcp = mcp.layer(from_fn_with_state(state.clone(), sessions::bind_session));
     }
     let mcp = mcp
+        .layer(from_fn_with_state(
+            state.clone(),
+            tool_scopes::require_tool_scopes,
+        ))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(RequestBodyLimitLayer::new(raw.http.max_body_bytes))
         .layer(mcp_cors(&state))
@@ -116,6 +128,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
         .merge(metadata)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
         .layer(CatchPanicLayer::new())
         .layer(
@@ -127,6 +140,19 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
                 .on_failure(()),
         )
         .layer(axum::middleware::from_fn(request_id::assign))
+}
+
+impl AppState {
+    /// Whether the policy lets `principal` use `tool`.
+    pub fn may_use(
+        &self,
+        principal: &crate::auth::Principal,
+        tool: &crate::tools::BoxTool,
+    ) -> bool {
+        self.authorizer
+            .decide(principal, tool.name, tool.effect)
+            .allowed
+    }
 }
 
 /// Serves the metadata document rendered once at start.

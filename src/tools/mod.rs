@@ -7,14 +7,15 @@
 //! Failures become tool results with `isError: true` and a message the agent can
 //! act on; they never carry a token.
 
-mod ai;
+pub(crate) mod ai;
 pub mod args;
-mod files;
-mod folders;
-mod metadata;
-mod search;
-mod sharing;
-mod users;
+pub mod catalog;
+pub(crate) mod files;
+pub(crate) mod folders;
+pub(crate) mod metadata;
+pub(crate) mod search;
+pub(crate) mod sharing;
+pub(crate) mod users;
 mod whoami;
 
 use std::sync::Arc;

@@ -22,7 +22,7 @@ pub const BOX_SHARED_LINK_SET: BoxTool = BoxTool {
 pub const BOX_SHARED_LINK_REMOVE: BoxTool = BoxTool {
     name: "box_shared_link_remove",
     scopes: &["item_share"],
-    effect: Effect::Write,
+    effect: Effect::Delete,
 };
 pub const BOX_COLLABORATIONS_LIST: BoxTool = BoxTool {
     name: "box_collaborations_list",

@@ -154,9 +154,15 @@ impl BoxEnv {
         }
     }
 
-    /// An IdP token for `sub` carrying `box_user_id = box_user` (none if `None`).
+    /// An IdP token for `sub` carrying `box_user_id = box_user` (none if `None`),
+    /// with the scopes every tool needs (`box:write` for those that change data)
+    /// and a role the policy allows every tool.
     pub fn token(&self, sub: &str, box_user: Option<&str>) -> String {
         let mut claims = self.issuer.claims(&self.server.resource, sub);
+        claims["scope"] = json!("openid mcp:tools box:write");
+        // These tests are about Box's own enforcement; the tool policy lets admins
+        // call every tool (the policy has tests of its own).
+        claims["realm_access"]["roles"] = json!(["mcp-admin"]);
         match box_user {
             Some(id) => claims["box_user_id"] = json!(id),
             None => {

@@ -1,0 +1,602 @@
+//! Unit tests of the tool policy: the shipped files, decisions, the cache, and
+//! every kind of load error.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use super::*;
+use crate::tools::catalog;
+
+/// A directory that is removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "box-mcp-authz-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn shipped(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("policies")
+        .join(file)
+}
+
+fn shipped_authorizer() -> Arc<Authorizer> {
+    Authorizer::load(&shipped("model.conf"), &shipped("policy.csv"), 1000).unwrap()
+}
+
+const MODEL: &str = include_str!("../../policies/model.conf");
+
+/// An authorizer over the shipped model and `policy`.
+fn with_policy(policy: &str) -> (TempDir, Result<Arc<Authorizer>, PolicyError>) {
+    with_files(MODEL, policy)
+}
+
+fn with_files(model: &str, policy: &str) -> (TempDir, Result<Arc<Authorizer>, PolicyError>) {
+    let dir = TempDir::new();
+    let m = dir.write("model.conf", model);
+    let p = dir.write("policy.csv", policy);
+    let a = Authorizer::load(&m, &p, 100);
+    (dir, a)
+}
+
+fn principal(roles: &[&str], groups: &[&str], username: Option<&str>) -> Principal {
+    Principal {
+        issuer: "https://idp".into(),
+        subject: "3f1c-subject".into(),
+        username: username.map(String::from),
+        email: None,
+        client_id: None,
+        roles: roles.iter().map(|s| s.to_string()).collect(),
+        groups: groups.iter().map(|s| s.to_string()).collect(),
+        scopes: vec!["mcp:tools".into()],
+        box_user_id: None,
+        valid_until: 0,
+    }
+}
+
+fn subjects(list: &[&'static str]) -> Vec<Subject<'static>> {
+    list.iter().map(|s| Subject::parse(s).unwrap()).collect()
+}
+
+fn allowed(a: &Authorizer, list: &[&'static str], tool: &str, effect: Effect) -> bool {
+    a.decide_subjects(subjects(list), tool, effect).allowed
+}
+
+#[test]
+fn shipped_policy_by_role() {
+    let a = shipped_authorizer();
+    let tools = catalog::ALL;
+    let count = |p: &Principal| {
+        let d = a.for_principal(p);
+        tools.iter().filter(|t| d.allows(t.name, t.effect)).count()
+    };
+    let reads = tools.iter().filter(|t| t.effect == Effect::Read).count();
+    let writes = tools.iter().filter(|t| t.effect == Effect::Write).count();
+
+    // Keycloak's alice: composite roles, her group as the realm sends it, and
+    // the realm's default roles.
+    let alice = principal(
+        &[
+            "default-roles-box-mcp",
+            "offline_access",
+            "mcp-admin",
+            "mcp-editor",
+            "mcp-viewer",
+        ],
+        &["mcp-admins"],
+        Some("alice"),
+    );
+    assert_eq!(count(&alice), tools.len());
+    assert_eq!(count(&principal(&["mcp-admin"], &[], None)), tools.len());
+    assert_eq!(count(&principal(&[], &["/mcp-admins"], None)), tools.len());
+    assert_eq!(
+        count(&principal(&["mcp-editor"], &[], None)),
+        reads + writes
+    );
+    // bob: an editor without shared links.
+    assert_eq!(
+        count(&principal(&["mcp-editor"], &[], Some("bob"))),
+        reads + writes - 1
+    );
+    assert_eq!(count(&principal(&["mcp-viewer"], &[], None)), reads);
+    // carol: a viewer who may also set metadata.
+    assert_eq!(
+        count(&principal(&["mcp-viewer"], &[], Some("carol"))),
+        reads + 1
+    );
+    // dave: no MCP role, nothing.
+    let dave = principal(
+        &["default-roles-box-mcp", "offline_access"],
+        &[],
+        Some("dave"),
+    );
+    assert_eq!(count(&dave), 0);
+    let d = a.decide(&dave, "whoami", Effect::Read);
+    assert!(!d.allowed);
+    assert_eq!(d.rule, None);
+    assert!(d.subjects.is_empty());
+}
+
+#[test]
+fn decision_names_the_rule_and_the_subjects() {
+    let a = shipped_authorizer();
+    let viewer = principal(&["mcp-viewer", "offline_access"], &[], Some("zoe"));
+    let d = a.decide(&viewer, "box_file_get", Effect::Read);
+    assert!(d.allowed);
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("p, role:mcp-viewer, *, read, allow")
+    );
+    let line = include_str!("../../policies/policy.csv")
+        .lines()
+        .position(|l| l == "p, role:mcp-viewer, *, read, allow")
+        .unwrap()
+        + 1;
+    assert_eq!(d.line, Some(line));
+    assert_eq!(&*d.subjects, ["role:mcp-viewer".to_string()]);
+    assert_eq!(d.generation, 1);
+    assert_eq!(
+        d.to_string(),
+        format!("allow by line {line}: p, role:mcp-viewer, *, read, allow")
+    );
+
+    let bob = principal(&["mcp-admin"], &[], Some("bob"));
+    let d = a.decide(&bob, "box_shared_link_set", Effect::Write);
+    assert!(!d.allowed, "deny wins over the admin's allow");
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("p, user:bob, box_shared_link_set, *, deny")
+    );
+    assert_eq!(
+        &*d.subjects,
+        ["role:mcp-admin".to_string(), "user:bob".to_string()]
+    );
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["allowed"], false);
+    assert_eq!(json["rule"], "p, user:bob, box_shared_link_set, *, deny");
+    assert_eq!(json["subjects"][1], "user:bob");
+}
+
+#[test]
+fn cached_decisions_equal_uncached_ones_and_are_shared() {
+    let a = shipped_authorizer();
+    let callers = [
+        principal(&["mcp-viewer"], &[], Some("u1")),
+        principal(&["mcp-viewer"], &[], Some("u2")),
+        principal(&["mcp-editor"], &[], Some("bob")),
+        principal(&["mcp-viewer"], &[], Some("carol")),
+        principal(&[], &["mcp-admins"], None),
+        principal(&[], &[], None),
+    ];
+    for _ in 0..3 {
+        for caller in &callers {
+            for tool in catalog::ALL {
+                let cached = a.decide(caller, tool.name, tool.effect);
+                let fresh = a.decide_uncached(principal_subjects(caller), tool.name, tool.effect);
+                assert_eq!(cached, fresh, "{caller:?} {}", tool.name);
+            }
+        }
+    }
+    // u1 and u2 have the same policy subjects and share entries: 5 distinct
+    // subject sets, not 6.
+    assert_eq!(a.status().cached_decisions, 5 * catalog::ALL.len() as u64);
+}
+
+#[test]
+fn subject_order_and_repeats_do_not_matter() {
+    let a = shipped_authorizer();
+    let one = a.decide_subjects(
+        subjects(&["user:bob", "role:mcp-editor", "role:mcp-editor"]),
+        "box_shared_link_set",
+        Effect::Write,
+    );
+    let two = a.decide_subjects(
+        subjects(&["role:mcp-editor", "user:bob"]),
+        "box_shared_link_set",
+        Effect::Write,
+    );
+    assert_eq!(one, two);
+    assert!(!one.allowed);
+}
+
+#[test]
+fn kinds_are_distinct() {
+    let a = shipped_authorizer();
+    // A user named like a role is not that role.
+    assert!(!allowed(
+        &a,
+        &["user:mcp-admin"],
+        "box_file_get",
+        Effect::Read
+    ));
+    assert!(!allowed(
+        &a,
+        &["group:mcp-admin"],
+        "box_file_get",
+        Effect::Read
+    ));
+    assert!(!allowed(
+        &a,
+        &["sub:mcp-admin"],
+        "box_file_get",
+        Effect::Read
+    ));
+    // A subject value cannot smuggle another subject in.
+    assert!(!allowed(
+        &a,
+        &["role:x\nrole:mcp-admin"],
+        "box_file_get",
+        Effect::Read
+    ));
+}
+
+#[test]
+fn patterns_actions_and_sub_exceptions() {
+    let (_dir, a) = with_policy(
+        "p, role:r, box_file_*, *, allow\n\
+         p, role:r, box_*_delete, delete, deny\n\
+         p, role:r, box_ai_?sk, read, allow\n\
+         p, sub:s-1, box_file_delete, delete, allow\n\
+         p, role:w, *, write, allow\n",
+    );
+    let a = a.unwrap();
+    assert!(allowed(&a, &["role:r"], "box_file_get", Effect::Read));
+    assert!(allowed(&a, &["role:r"], "box_file_upload", Effect::Write));
+    assert!(!allowed(&a, &["role:r"], "box_file_delete", Effect::Delete));
+    assert!(!allowed(
+        &a,
+        &["role:r", "sub:s-1"],
+        "box_file_delete",
+        Effect::Delete
+    ));
+    assert!(allowed(&a, &["sub:s-1"], "box_file_delete", Effect::Delete));
+    assert!(allowed(&a, &["role:r"], "box_ai_ask", Effect::Read));
+    assert!(!allowed(&a, &["role:r"], "box_ai_ask", Effect::Write));
+    assert!(!allowed(&a, &["role:r"], "box_folder_get", Effect::Read));
+    assert!(allowed(&a, &["role:w"], "anything", Effect::Write));
+    assert!(!allowed(&a, &["role:w"], "anything", Effect::Read));
+}
+
+#[test]
+fn other_effects_report_their_deciding_line() {
+    let model = MODEL.replace(
+        "e = some(where (p.eft == allow)) && !some(where (p.eft == deny))",
+        "e = priority(p.eft) || deny",
+    );
+    let (_dir, a) = with_files(
+        &model,
+        "p, user:u, box_file_delete, *, allow\np, role:r, *, *, deny\np, role:r, *, read, allow\n",
+    );
+    let a = a.unwrap();
+    let d = a.decide_subjects(
+        subjects(&["role:r", "user:u"]),
+        "box_file_delete",
+        Effect::Delete,
+    );
+    assert!(d.allowed);
+    assert_eq!(d.line, Some(1));
+    let d = a.decide_subjects(subjects(&["role:r"]), "box_file_get", Effect::Read);
+    assert!(!d.allowed);
+    assert_eq!(d.line, Some(2));
+}
+
+#[test]
+fn an_empty_policy_denies_everything() {
+    let (_dir, a) = with_policy("# nothing yet\n");
+    let a = a.unwrap();
+    let d = a.decide_subjects(subjects(&["role:mcp-admin"]), "whoami", Effect::Read);
+    assert!(!d.allowed);
+    assert_eq!(d.rule, None);
+}
+
+fn policy_error(policy: &str) -> PolicyError {
+    let (_dir, a) = with_policy(policy);
+    match a {
+        Ok(_) => panic!("loaded: {policy}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn policy_errors_name_the_file_and_line() {
+    for (policy, line, message) in [
+        ("p, role:a, box_[ab], read, allow", 1, "only `*` and `?`"),
+        ("p, role:a, box_{a,b}, read, allow", 1, "4 fields after `p`"),
+        ("# c\n\np, mcp-viewer, *, read, allow", 3, "not a subject"),
+        (
+            "p, role:a, *, execute, allow",
+            1,
+            "unknown action `execute`",
+        ),
+        ("p, role:a, *, read, permit", 1, "unknown effect `permit`"),
+        ("p, role:a, *, read", 1, "this one has 3"),
+        ("p, role:a, *, read, allow, extra", 1, "this one has 5"),
+        ("g, role:a", 1, "2 fields after `g`"),
+        ("p, role:a, , read, allow", 1, "field 3 is empty"),
+        ("x, role:a, *, read, allow", 1, "unknown line type `x`"),
+        ("p, \"role:a\", *, read, allow", 1, "quotes"),
+        ("g, role:a, user:b", 1, "cannot be granted"),
+        ("g, role:a, role:a", 1, "cycle"),
+        (
+            "g, role:a, role:b\ng, role:b, role:c\ng, role:c, role:a",
+            3,
+            "cycle",
+        ),
+        ("p, role:a, *, read, allow\u{7}", 1, "control character"),
+        ("p, role:, *, read, allow", 1, "not a subject"),
+    ] {
+        let e = policy_error(policy);
+        assert_eq!(e.line, Some(line), "{policy}: {e}");
+        assert!(e.file.ends_with("policy.csv"), "{e}");
+        assert!(e.message.contains(message), "{policy}: {e}");
+        assert!(
+            e.to_string().contains(&format!("policy.csv:{line}: ")),
+            "{e}"
+        );
+    }
+}
+
+fn model_error(model: &str) -> PolicyError {
+    let (_dir, a) = with_files(model, "p, role:a, *, read, allow\n");
+    match a {
+        Ok(_) => panic!("loaded: {model}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn model_errors_name_the_file_and_line() {
+    let swap = |from: &str, to: &str| {
+        assert!(MODEL.contains(from), "{from}");
+        MODEL.replace(from, to)
+    };
+    let line_of = |needle: &str| MODEL.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for (model, line, message) in [
+        (
+            swap("r = sub, obj, act", "r = sub, obj"),
+            Some(line_of("r = sub")),
+            "request definition",
+        ),
+        (
+            swap("p = sub, obj, act, eft", "p = sub, obj, act"),
+            Some(line_of("p = sub")),
+            "policy definition",
+        ),
+        (
+            swap("g = _, _", "g = _, _, _"),
+            Some(line_of("g = _")),
+            "role definition",
+        ),
+        (
+            swap(
+                "some(where (p.eft == allow)) && !some(where (p.eft == deny))",
+                "some(where(p.eft == allow))",
+            ),
+            Some(line_of("e = some")),
+            "unsupported policy effect",
+        ),
+        (
+            swap("g(r.sub, p.sub) && ", "r.sub == p.sub && "),
+            Some(line_of("m = ")),
+            "g(r.sub, p.sub)",
+        ),
+        (
+            swap(
+                "g(r.sub, p.sub) && ",
+                "g(r.sub, p.sub) && r.sub != \"x\" && ",
+            ),
+            Some(line_of("m = ")),
+            "g(r.sub, p.sub)",
+        ),
+        (
+            swap("globMatch(r.obj, p.obj)", "noSuchFunction(r.obj, p.obj)"),
+            Some(line_of("m = ")),
+            "the matcher fails",
+        ),
+        (
+            swap("[matchers]", "[matchers]\nm2 = true"),
+            Some(line_of("[matchers]") + 1),
+            "takes only `m",
+        ),
+        (
+            swap("g = _, _", "g = _, _\ng2 = _, _"),
+            Some(line_of("g = _") + 1),
+            "takes only `g",
+        ),
+        (
+            swap("[request_definition]", "[requests]"),
+            Some(line_of("r = sub")),
+            "outside the sections",
+        ),
+        (swap("g = _, _", ""), None, "no `g = …`"),
+    ] {
+        let e = model_error(&model);
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.file.ends_with("model.conf"), "{e}");
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn regex_matchers_have_their_patterns_checked() {
+    let model = MODEL.replace("globMatch(r.obj, p.obj)", "regexMatch(r.obj, p.obj)");
+    let (_dir, a) = with_files(&model, "p, role:a, ^box_file_.*$, read, allow\n");
+    let a = a.unwrap();
+    assert!(allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+    assert!(!allowed(&a, &["role:a"], "box_folder_get", Effect::Read));
+    let (_dir, a) = with_files(
+        &model,
+        "p, role:a, *, read, allow\np, role:a, box_(, read, allow\n",
+    );
+    let e = a.err().unwrap();
+    assert_eq!(e.line, Some(1), "{e}");
+    assert!(e.message.contains("bad regex"), "{e}");
+}
+
+#[test]
+fn missing_files_are_errors() {
+    let dir = TempDir::new();
+    let m = dir.write("model.conf", MODEL);
+    let e = Authorizer::load(&m, &dir.0.join("nope.csv"), 10)
+        .err()
+        .unwrap();
+    assert!(e.file.ends_with("nope.csv"));
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn warnings_for_repeats_and_patterns_that_match_no_tool() {
+    let (_dir, a) = with_policy(
+        "p, role:a, *, read, allow\np, role:a, *, read, allow\np, role:a, box_files_*, read, allow\n",
+    );
+    let status = a.unwrap().status();
+    assert_eq!(status.warnings.len(), 2, "{:?}", status.warnings);
+    assert!(status.warnings[0].ends_with("policy.csv:2: repeats line 1"));
+    assert!(status.warnings[1].contains("`box_files_*` matches none"));
+    assert_eq!(status.rules, 2);
+}
+
+#[test]
+fn reload_swaps_and_keeps_the_last_good_policy() {
+    let dir = TempDir::new();
+    let m = dir.write("model.conf", MODEL);
+    let p = dir.write("policy.csv", "p, role:a, *, read, allow\n");
+    let a = Authorizer::load(&m, &p, 100).unwrap();
+    assert!(allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+    let before = a.status();
+    assert_eq!(before.generation, 1);
+    assert!(before.last_error.is_none());
+
+    std::fs::write(
+        &p,
+        "p, role:a, *, read, allow\np, role:a, box_file_get, read, deny\n",
+    )
+    .unwrap();
+    assert_eq!(a.reload().unwrap(), 2);
+    assert!(!allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+    assert_eq!(
+        a.decide_subjects(subjects(&["role:a"]), "x", Effect::Read)
+            .generation,
+        2
+    );
+
+    std::fs::write(
+        &p,
+        "p, role:a, *, read, allow\np, role:a, box_[x, read, allow\n",
+    )
+    .unwrap();
+    let e = a.reload().unwrap_err();
+    assert_eq!(e.line, Some(2));
+    let status = a.status();
+    assert_eq!(status.generation, 2);
+    assert_eq!(status.reload_failures, 1);
+    assert_eq!(status.last_error.as_ref().unwrap().line, Some(2));
+    assert!(status.last_error_at.is_some());
+    assert!(!allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+
+    // The watcher's path: same broken files again are not retried.
+    assert_eq!(a.reload_if_changed().unwrap(), None);
+    assert_eq!(a.status().reload_failures, 1);
+    // Back to the files in force: nothing to load, and the error is over.
+    std::fs::write(
+        &p,
+        "p, role:a, *, read, allow\np, role:a, box_file_get, read, deny\n",
+    )
+    .unwrap();
+    assert_eq!(a.reload_if_changed().unwrap(), None);
+    assert!(a.status().last_error.is_none());
+    std::fs::write(&p, "p, role:a, *, read, allow\n").unwrap();
+    assert_eq!(a.reload_if_changed().unwrap(), Some(3));
+    assert!(allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+}
+
+#[test]
+fn a_caller_view_keeps_its_generation() {
+    let dir = TempDir::new();
+    let m = dir.write("model.conf", MODEL);
+    let p = dir.write("policy.csv", "p, role:a, *, read, allow\n");
+    let a = Authorizer::load(&m, &p, 100).unwrap();
+    let view = a.for_subjects(subjects(&["role:a"]));
+    std::fs::write(&p, "p, role:a, *, write, allow\n").unwrap();
+    a.reload().unwrap();
+    assert!(view.allows("box_file_get", Effect::Read));
+    assert_eq!(view.generation(), 1);
+    assert!(!allowed(&a, &["role:a"], "box_file_get", Effect::Read));
+}
+
+#[test]
+fn shipped_table_passes_and_a_wrong_expectation_fails() {
+    let a = shipped_authorizer();
+    let report = run_table(&a, &shipped("tests.csv")).unwrap();
+    assert!(report.passed(), "{report}");
+    assert!(report.cases > 40);
+
+    let dir = TempDir::new();
+    let table = dir.write(
+        "t.csv",
+        "subjects;tool;expected\nrole:mcp-viewer;box_file_get;allow\nrole:mcp-viewer;box_file_delete;allow\n",
+    );
+    let report = run_table(&a, &table).unwrap();
+    assert_eq!(report.cases, 2);
+    assert_eq!(report.failures.len(), 1);
+    let text = report.to_string();
+    assert!(text.contains("t.csv:3"), "{text}");
+    assert!(text.contains("- expected: allow"), "{text}");
+    assert!(text.contains("+ got:      deny"), "{text}");
+
+    for (row, message) in [
+        ("role:a;box_file_get", "3 columns"),
+        ("mcp-viewer;box_file_get;allow", "not a subject"),
+        ("role:a;box_nope;allow", "box_nope@read"),
+        ("role:a;box_nope@run;allow", "unknown effect"),
+        ("role:a;box_file_get;yes", "`allow` or `deny`"),
+    ] {
+        let table = dir.write("bad.csv", row);
+        let e = run_table(&a, &table).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+        assert!(e.message.contains(message), "{row}: {e}");
+    }
+}
+
+#[test]
+fn tool_arguments() {
+    assert_eq!(
+        parse_tool("box_file_delete").unwrap(),
+        ("box_file_delete".to_string(), Effect::Delete)
+    );
+    assert_eq!(
+        parse_tool("x@write").unwrap(),
+        ("x".to_string(), Effect::Write)
+    );
+    assert!(parse_tool("@write").is_err());
+}
+
+#[test]
+fn every_catalog_tool_has_an_action() {
+    for tool in catalog::ALL {
+        assert!(load::ACTIONS.contains(&action(tool.effect)));
+    }
+}
