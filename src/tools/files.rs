@@ -9,7 +9,7 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, folders::update_of, respond};
+use super::{BoxTool, Effect, Outcome, ToolError, args, items::update_of, respond};
 use crate::{box_api::ItemKind, broker::BoxItem, mcp::BoxMcp};
 
 pub const BOX_FILE_GET: BoxTool = BoxTool {
@@ -293,23 +293,8 @@ impl BoxMcp {
                     a.parent_folder_id.as_deref(),
                     a.description.as_deref(),
                 )?;
-                let resource = update
-                    .parent_id
-                    .is_none()
-                    .then(|| BoxItem::File(id.clone()));
-                let call = self.box_call(&context, &BOX_FILE_UPDATE, resource)?;
-                let file = call
-                    .client()
-                    .update_item(&call, ItemKind::File, &id, &update)
-                    .await?;
-                Ok(Outcome::new(
-                    format!(
-                        "Updated file {:?} (id {})",
-                        file.name.as_deref().unwrap_or(""),
-                        file.id
-                    ),
-                    &file,
-                ))
+                self.update_item(&context, &BOX_FILE_UPDATE, ItemKind::File, &id, &update)
+                    .await
             }
             .await,
         )
@@ -334,21 +319,15 @@ impl BoxMcp {
         respond(
             async {
                 let id = args::box_id("file_id", &a.file_id)?;
-                let parent = args::box_id("parent_folder_id", &a.parent_folder_id)?;
-                let name = a
-                    .name
-                    .as_deref()
-                    .map(|n| args::item_name("name", n))
-                    .transpose()?;
-                let call = self.box_call(&context, &BOX_FILE_COPY, None)?;
-                let copy = call
-                    .client()
-                    .copy_item(&call, ItemKind::File, &id, &parent, name.as_deref())
-                    .await?;
-                Ok(Outcome::new(
-                    format!("Copied file {id} to folder {parent} (new id {})", copy.id),
-                    &copy,
-                ))
+                self.copy_item(
+                    &context,
+                    &BOX_FILE_COPY,
+                    ItemKind::File,
+                    &id,
+                    &a.parent_folder_id,
+                    a.name.as_deref(),
+                )
+                .await
             }
             .await,
         )
@@ -373,15 +352,8 @@ impl BoxMcp {
         respond(
             async {
                 let id = args::box_id("file_id", &a.file_id)?;
-                let call =
-                    self.box_call(&context, &BOX_FILE_DELETE, Some(BoxItem::File(id.clone())))?;
-                call.client()
-                    .delete_item(&call, ItemKind::File, &id, false)
-                    .await?;
-                Ok(Outcome::new(
-                    format!("Deleted file {id}"),
-                    &json!({ "deleted": { "type": "file", "id": id } }),
-                ))
+                self.delete_item(&context, &BOX_FILE_DELETE, ItemKind::File, &id, false)
+                    .await
             }
             .await,
         )

@@ -7,9 +7,9 @@ use rmcp::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, respond};
+use super::{BoxTool, Effect, Outcome, ToolError, args, items::update_of, respond};
 use crate::{
-    box_api::{ItemKind, ItemUpdate, ListItems, models::Item},
+    box_api::{ItemKind, ListItems, models::Item},
     broker::BoxItem,
     mcp::BoxMcp,
 };
@@ -125,38 +125,6 @@ struct TreeEntry {
     path: String,
     #[serde(flatten)]
     item: Item,
-}
-
-pub(crate) fn update_of(
-    name: Option<&str>,
-    parent: Option<&str>,
-    description: Option<&str>,
-) -> Result<ItemUpdate, ToolError> {
-    let update = ItemUpdate {
-        name: name.map(|n| args::item_name("name", n)).transpose()?,
-        parent_id: parent
-            .map(|p| args::box_id("parent_folder_id", p))
-            .transpose()?,
-        description: description
-            .map(|d| {
-                if d.chars().count() > 256 {
-                    Err(ToolError::invalid(
-                        "description",
-                        "must be at most 256 characters",
-                    ))
-                } else {
-                    Ok(d.to_string())
-                }
-            })
-            .transpose()?,
-    };
-    if update.name.is_none() && update.parent_id.is_none() && update.description.is_none() {
-        return Err(ToolError::invalid(
-            "name",
-            "give at least one of name, parent_folder_id, description",
-        ));
-    }
-    Ok(update)
 }
 
 #[tool_router(router = folders_router, vis = "pub(crate)")]
@@ -348,24 +316,8 @@ impl BoxMcp {
                     a.parent_folder_id.as_deref(),
                     a.description.as_deref(),
                 )?;
-                // A move touches two folders: the token is not restricted to one item.
-                let resource = update
-                    .parent_id
-                    .is_none()
-                    .then(|| BoxItem::Folder(id.clone()));
-                let call = self.box_call(&context, &BOX_FOLDER_UPDATE, resource)?;
-                let folder = call
-                    .client()
-                    .update_item(&call, ItemKind::Folder, &id, &update)
-                    .await?;
-                Ok(Outcome::new(
-                    format!(
-                        "Updated folder {:?} (id {})",
-                        folder.name.as_deref().unwrap_or(""),
-                        folder.id
-                    ),
-                    &folder,
-                ))
+                self.update_item(&context, &BOX_FOLDER_UPDATE, ItemKind::Folder, &id, &update)
+                    .await
             }
             .await,
         )
@@ -390,21 +342,15 @@ impl BoxMcp {
         respond(
             async {
                 let id = args::box_id("folder_id", &a.folder_id)?;
-                let parent = args::box_id("parent_folder_id", &a.parent_folder_id)?;
-                let name = a
-                    .name
-                    .as_deref()
-                    .map(|n| args::item_name("name", n))
-                    .transpose()?;
-                let call = self.box_call(&context, &BOX_FOLDER_COPY, None)?;
-                let copy = call
-                    .client()
-                    .copy_item(&call, ItemKind::Folder, &id, &parent, name.as_deref())
-                    .await?;
-                Ok(Outcome::new(
-                    format!("Copied folder {} to {} (new id {})", id, parent, copy.id),
-                    &copy,
-                ))
+                self.copy_item(
+                    &context,
+                    &BOX_FOLDER_COPY,
+                    ItemKind::Folder,
+                    &id,
+                    &a.parent_folder_id,
+                    a.name.as_deref(),
+                )
+                .await
             }
             .await,
         )
@@ -435,18 +381,14 @@ impl BoxMcp {
                         "the root folder cannot be deleted",
                     ));
                 }
-                let call = self.box_call(
+                self.delete_item(
                     &context,
                     &BOX_FOLDER_DELETE,
-                    Some(BoxItem::Folder(id.clone())),
-                )?;
-                call.client()
-                    .delete_item(&call, ItemKind::Folder, &id, a.recursive)
-                    .await?;
-                Ok(Outcome::new(
-                    format!("Deleted folder {id}"),
-                    &serde_json::json!({ "deleted": { "type": "folder", "id": id } }),
-                ))
+                    ItemKind::Folder,
+                    &id,
+                    a.recursive,
+                )
+                .await
             }
             .await,
         )

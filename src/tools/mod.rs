@@ -12,6 +12,7 @@ pub mod args;
 pub mod catalog;
 pub(crate) mod files;
 pub(crate) mod folders;
+mod items;
 pub(crate) mod metadata;
 pub(crate) mod search;
 pub(crate) mod sharing;
