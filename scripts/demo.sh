@@ -100,9 +100,7 @@ done
 SANDBOX="http://${SANDBOX_ADDR}"
 
 say "Starting box-mcp…"
-# BOX_MCP_PORT is this script's setting, not box-mcp's: every other BOX_MCP_* variable
-# is a configuration key, and an unknown key is an error.
-env -u BOX_MCP_PORT \
+# (BOX_MCP_PORT is this script's setting; box-mcp's configuration ignores it.)
 BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
 BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
 BOX_MCP_AUTH__ISSUER="$ISSUER" \
