@@ -10,7 +10,7 @@ mod verifier;
 
 pub use bearer::{bearer_token, token_in_query};
 pub use idp::{IdpClient, IdpError};
-pub use keys::{KeyStore, Readiness};
+pub use keys::{KeyStore, Readiness, RefreshPolicy, ValidationPolicy};
 pub use principal::Principal;
 pub use rejection::TokenRejection;
 pub use verifier::TokenVerifier;

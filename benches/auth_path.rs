@@ -1,0 +1,262 @@
+//! What authenticating a request costs, piece by piece: verifying the bearer
+//! token (warm: the verified-token cache; cold: a full RS256 signature check),
+//! a Box credential from the broker's cache, and rendering the protected
+//! resource metadata and `WWW-Authenticate` challenges.
+//!
+//! The issuer (discovery and JWKS) and Box (`box-sandbox`) run in this process
+//! on loopback; they are only contacted during setup.
+//!
+//! `cargo bench --bench auth_path` measures; `cargo bench --bench auth_path --
+//! --test` runs each case once (CI); `-- --quick` gives rough numbers in seconds.
+
+#[allow(dead_code)]
+#[path = "../tests/common/issuer.rs"]
+mod issuer;
+
+use std::{
+    future::Future,
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use box_mcp::{
+    auth::{IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier, ValidationPolicy},
+    broker::{Broker, ToolAccess},
+    config::{BoxAuth, BoxConfig, BoxMode, ClaimsConfig, PublicUrls},
+    http::{challenge::Challenge, metadata::ProtectedResourceMetadata},
+    tools::{Effect, catalog},
+};
+use box_sandbox::{Sandbox, SandboxConfig, fixture};
+use criterion::{Bencher, Criterion, criterion_group, criterion_main};
+use jsonwebtoken::Algorithm;
+use tokio::runtime::Runtime;
+use url::Url;
+
+use issuer::{Mode, TestIssuer, TestKey};
+
+/// The server's public base URL; the token audience is its `/mcp` resource.
+const BASE_URL: &str = "https://mcp.example.com";
+
+/// A current-thread runtime: the issuer and the sandbox run on it during setup
+/// and stay idle while a benchmark runs.
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Runs `routine` `iters` times inside one `block_on` and times the loop, as
+/// criterion's `to_async` does (without its `async_tokio` feature): one
+/// `block_on` per sample instead of one per iteration.
+fn iter_async<F, Fut, T>(b: &mut Bencher<'_>, rt: &Runtime, mut routine: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    b.iter_custom(|iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(routine().await);
+            }
+            start.elapsed()
+        })
+    });
+}
+
+fn urls() -> PublicUrls {
+    PublicUrls::from_base(&Url::parse(BASE_URL).unwrap())
+}
+
+/// A verifier built the way `server.rs` builds it, trusting a local issuer with
+/// one RSA-2048 key, with the keys loaded; and a valid RS256 token (1 h).
+struct VerifySetup {
+    verifier: TokenVerifier,
+    token: String,
+    _issuer: TestIssuer,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+fn verify_setup(rt: &Runtime) -> VerifySetup {
+    rt.block_on(async {
+        let key = TestKey::generate("key-1");
+        let issuer = TestIssuer::start(&[&key], Mode::Up).await;
+        let audience = urls().resource;
+        let idp = IdpClient::new(&issuer.url, Duration::from_secs(5)).expect("IdP client");
+        let keys = KeyStore::new(
+            idp,
+            ValidationPolicy {
+                issuer: issuer.url.clone(),
+                audiences: vec![audience.clone()],
+                algorithms: vec![
+                    Algorithm::RS256,
+                    Algorithm::RS384,
+                    Algorithm::RS512,
+                    Algorithm::PS256,
+                    Algorithm::PS384,
+                    Algorithm::PS512,
+                    Algorithm::ES256,
+                    Algorithm::ES384,
+                ],
+                leeway: Duration::from_secs(30),
+            },
+            RefreshPolicy {
+                min_interval: Duration::from_secs(10),
+                default_interval: Duration::from_secs(300),
+                retry_initial: Duration::from_millis(50),
+                retry_max: Duration::from_secs(1),
+            },
+        );
+        let refresher = keys.spawn_refresher();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !keys.is_ready() {
+            assert!(Instant::now() < deadline, "the keys did not load");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let verifier = TokenVerifier::new(
+            keys,
+            ClaimsConfig::default().resolve(),
+            issuer.url.clone(),
+            vec![Algorithm::RS256],
+            Duration::from_secs(30),
+            100_000,
+            Duration::from_secs(300),
+        );
+        let mut claims = issuer.claims(&audience, "alice");
+        claims["exp"] = (issuer::now() + 3600).into();
+        let token = key.sign(&claims);
+        let principal = verifier.verify(&token).await.expect("a valid token");
+        assert_eq!(principal.subject, "alice");
+        VerifySetup {
+            verifier,
+            token,
+            _issuer: issuer,
+            refresher,
+        }
+    })
+}
+
+fn verify(c: &mut Criterion) {
+    let rt = runtime();
+    let s = verify_setup(&rt);
+    let mut group = c.benchmark_group("verify");
+    // The same token every time: SHA-256, a cache lookup, the expiry and `kid`
+    // re-checks.
+    group.bench_function("warm", |b| {
+        iter_async(b, &rt, || s.verifier.verify(black_box(&s.token)))
+    });
+    // Header, key lookup, RS256 signature, claims, the principal.
+    group.bench_function("cold_rs256", |b| {
+        iter_async(b, &rt, || {
+            s.verifier.verify_without_cache(black_box(&s.token))
+        })
+    });
+    group.finish();
+    s.refresher.abort();
+}
+
+/// `[box]` as `tests/common/box_env.rs` configures it: per-user tokens through
+/// the Client Credentials Grant, against `sandbox`.
+fn box_config(sandbox: &Sandbox) -> BoxConfig {
+    BoxConfig {
+        mode: BoxMode::PerUser,
+        auth: BoxAuth::Ccg,
+        api_base_url: sandbox.api_base_url(),
+        upload_base_url: sandbox.upload_base_url(),
+        token_url: sandbox.token_url(),
+        revoke_url: sandbox.revoke_url(),
+        enterprise_id: Some(fixture::ENTERPRISE_ID.into()),
+        client_id: Some(fixture::CCG_CLIENT_ID.into()),
+        client_secret: Some(fixture::CCG_CLIENT_SECRET.into()),
+        ..BoxConfig::default()
+    }
+}
+
+fn alice() -> Principal {
+    Principal {
+        issuer: "https://idp.example.com/realms/box-mcp".into(),
+        subject: "alice".into(),
+        username: Some("alice".into()),
+        email: Some("alice@example.com".into()),
+        client_id: Some("mcp-client".into()),
+        roles: vec!["mcp-viewer".into()],
+        groups: vec![],
+        scopes: vec!["openid".into(), "mcp:tools".into()],
+        box_user_id: Some(fixture::ALICE.into()),
+        valid_until: u64::MAX,
+    }
+}
+
+fn broker(c: &mut Criterion) {
+    let rt = runtime();
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig::default()))
+        .expect("start box-sandbox");
+    let broker = Broker::new(&box_config(&sandbox)).expect("broker");
+    let caller = alice();
+    // What `box_folder_list` asks for, on Alice's private folder.
+    let list = catalog::find("box_folder_list").expect("box_folder_list");
+    let access = ToolAccess::new(list.scopes).folder(fixture::ALICE_PRIVATE_FOLDER);
+    // The first call fetches the parent token and exchanges it.
+    rt.block_on(broker.credential(&caller, &access))
+        .expect("a first credential");
+
+    let mut group = c.benchmark_group("broker");
+    group.bench_function("credential_cache_hit", |b| {
+        iter_async(b, &rt, || {
+            broker.credential(black_box(&caller), black_box(&access))
+        })
+    });
+    group.finish();
+    rt.block_on(sandbox.shutdown());
+}
+
+fn http(c: &mut Criterion) {
+    let urls = urls();
+    let issuer = "https://idp.example.com/realms/box-mcp";
+    let scopes_supported: Vec<String> = vec!["mcp:tools".into(), "box:write".into()];
+    let challenge = Challenge::new(&urls.resource_metadata, &["mcp:tools".into()]);
+    let step_up: Vec<String> = catalog::oauth_scopes(Effect::Write)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+
+    let mut group = c.benchmark_group("http");
+    group.bench_function("metadata_render", |b| {
+        b.iter(|| {
+            let metadata = ProtectedResourceMetadata::new(
+                black_box(&urls),
+                black_box(issuer),
+                black_box(&scopes_supported),
+                black_box("Box MCP"),
+            );
+            serde_json::to_vec(&metadata).unwrap()
+        })
+    });
+    group.bench_function("challenge_render_401", |b| {
+        b.iter(|| black_box(&challenge).render(None, None))
+    });
+    group.bench_function("challenge_render_403", |b| {
+        b.iter(|| {
+            black_box(&challenge).render(
+                Some((
+                    "insufficient_scope",
+                    "the token lacks a scope this request needs",
+                )),
+                Some(black_box(&step_up)),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(50);
+    targets = verify, broker, http
+}
+criterion_main!(benches);
