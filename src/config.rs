@@ -117,6 +117,12 @@ pub struct AuthConfig {
     /// Upper bound for how long a verified token stays cached (also bounded by `exp`).
     #[serde(with = "humantime_serde")]
     pub token_cache_max_ttl: Duration,
+    /// BENCHMARKS ONLY: serve `/mcp` with no authentication, no scope checks and
+    /// no tool policy, to measure what they cost (`loadbench/`). Refused unless
+    /// the binary was built with the cargo feature `insecure-no-auth` and listens
+    /// on a loopback address; a normal build cannot turn authentication off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_disabled: bool,
 }
 
 /// Which claim preset fills the claim paths that are not set explicitly.
@@ -460,6 +466,7 @@ impl Default for AuthConfig {
             idp_timeout: Duration::from_secs(5),
             token_cache_capacity: 100_000,
             token_cache_max_ttl: Duration::from_secs(300),
+            insecure_disabled: false,
         }
     }
 }
@@ -599,6 +606,32 @@ impl ClaimsConfig {
     }
 }
 
+/// Whether this build may honour `auth.insecure_disabled` (benchmark builds only).
+pub const INSECURE_NO_AUTH_BUILD: bool = cfg!(feature = "insecure-no-auth");
+
+/// `auth.insecure_disabled` is for benchmarks on one machine: it needs a build
+/// made for that and a loopback listen address, so a deployment cannot switch
+/// authentication off by configuration.
+fn check_insecure_disabled(auth: &AuthConfig, listen: SocketAddr) -> Result<(), ConfigError> {
+    if !auth.insecure_disabled {
+        return Ok(());
+    }
+    if !listen.ip().is_loopback() {
+        return Err(ConfigError::invalid(
+            "auth.insecure_disabled",
+            "turns authentication off and is allowed only with a loopback `listen` address",
+        ));
+    }
+    if !INSECURE_NO_AUTH_BUILD {
+        return Err(ConfigError::invalid(
+            "auth.insecure_disabled",
+            "this build always authenticates; only a benchmark build (cargo feature \
+             `insecure-no-auth`) can turn authentication off",
+        ));
+    }
+    Ok(())
+}
+
 /// Where the server listens and how it is known to clients.
 #[derive(Debug, Clone)]
 pub struct PublicUrls {
@@ -654,6 +687,8 @@ impl Settings {
             }
             Some(url)
         };
+
+        check_insecure_disabled(&raw.auth, listen)?;
 
         let issuer =
             Url::parse(&raw.auth.issuer).map_err(|e| ConfigError::invalid("auth.issuer", e))?;
@@ -920,6 +955,36 @@ mod tests {
             let err = settings_with(f).unwrap_err();
             assert!(err.to_string().contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn authentication_cannot_be_turned_off_away_from_loopback() {
+        let err = settings_with(|c| {
+            c.listen = "0.0.0.0:8000".into();
+            c.auth.insecure_disabled = true;
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn authentication_can_be_turned_off_only_in_a_benchmark_build() {
+        let result = settings_with(|c| c.auth.insecure_disabled = true);
+        if INSECURE_NO_AUTH_BUILD {
+            assert!(result.is_ok());
+        } else {
+            let err = result.unwrap_err().to_string();
+            assert!(
+                err.contains("auth.insecure_disabled") && err.contains("insecure-no-auth"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_benchmark_switch_is_not_printed_when_off() {
+        let printed = toml::to_string(&Config::default()).unwrap();
+        assert!(!printed.contains("insecure_disabled"), "{printed}");
     }
 
     #[test]

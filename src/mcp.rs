@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::{
     audit::AuditEvent,
     auth::Principal,
-    authz::Authorizer,
+    authz::{Authorizer, Decision},
     http::request_id::RequestId,
     tools::{BoxContext, catalog},
 };
@@ -28,25 +28,51 @@ use crate::{
 const INSTRUCTIONS: &str = "Tools over a Box enterprise. Every call acts as the signed-in \
 user; `whoami` shows who the server thinks you are.";
 
+/// Who may see and call which tools.
+#[derive(Clone)]
+pub enum ToolPolicy {
+    /// The Casbin policy: every real deployment.
+    Enforced(Arc<Authorizer>),
+    /// Every tool for every caller. Only with `auth.insecure_disabled` in a
+    /// benchmark build, to measure what the policy costs.
+    Unenforced,
+}
+
+impl ToolPolicy {
+    /// The decision for `caller` on `tool`; `Unenforced` allows without a rule.
+    fn decide(&self, caller: &Principal, tool: &crate::tools::BoxTool) -> Decision {
+        match self {
+            Self::Enforced(authorizer) => authorizer.decide(caller, tool.name, tool.effect),
+            Self::Unenforced => Decision {
+                allowed: true,
+                rule: None,
+                line: None,
+                subjects: Arc::from([]),
+                generation: 0,
+            },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct BoxMcp {
-    tools: ToolRouter<Self>,
+    tools: Arc<ToolRouter<Self>>,
     /// Over stdio there is no token: the identity of the local OS user.
     local_principal: Option<Arc<Principal>>,
     /// The Box client and credential broker; `None` when Box is not configured.
     box_context: Option<Arc<BoxContext>>,
     /// The tool policy: who may see and call which tools.
-    authorizer: Arc<Authorizer>,
+    policy: ToolPolicy,
 }
 
 impl BoxMcp {
     /// The server for HTTP: each request's principal comes from its token.
-    pub fn for_http(box_context: Option<Arc<BoxContext>>, authorizer: Arc<Authorizer>) -> Self {
+    pub fn for_http(box_context: Option<Arc<BoxContext>>, policy: ToolPolicy) -> Self {
         Self {
             tools: crate::tools::router(),
             local_principal: None,
             box_context,
-            authorizer,
+            policy,
         }
     }
 
@@ -60,7 +86,7 @@ impl BoxMcp {
             tools: crate::tools::router(),
             local_principal: Some(Arc::new(principal)),
             box_context,
-            authorizer,
+            policy: ToolPolicy::Enforced(authorizer),
         }
     }
 
@@ -99,15 +125,20 @@ impl ServerHandler for BoxMcp {
     ) -> Result<ListToolsResult, ErrorData> {
         // A caller sees only the tools the policy lets them call.
         let caller = self.caller(&context)?;
-        let decisions = self.authorizer.for_principal(&caller);
-        let visible = self
-            .tools
-            .list_all()
-            .into_iter()
-            .filter(|tool| {
-                catalog::find(&tool.name).is_some_and(|t| decisions.allows(t.name, t.effect))
-            })
-            .collect();
+        let visible = match &self.policy {
+            ToolPolicy::Enforced(authorizer) => {
+                let decisions = authorizer.for_principal(&caller);
+                self.tools
+                    .list_all()
+                    .into_iter()
+                    .filter(|tool| {
+                        catalog::find(&tool.name)
+                            .is_some_and(|t| decisions.allows(t.name, t.effect))
+                    })
+                    .collect()
+            }
+            ToolPolicy::Unenforced => self.tools.list_all(),
+        };
         let mut result = ListToolsResult::with_all_items(visible);
         // 2026-07-28 cache hints: the list depends on who asks, so it is private.
         if context
@@ -143,7 +174,7 @@ impl ServerHandler for BoxMcp {
         audit.argument_names = argument_names.iter().map(String::as_str).collect();
 
         let declared = catalog::find(&name);
-        let decision = declared.map(|t| self.authorizer.decide(&caller, t.name, t.effect));
+        let decision = declared.map(|t| self.policy.decide(&caller, t));
         audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.effect));
         audit.rule = decision.as_ref().and_then(|d| d.rule.as_deref());
         if !decision.as_ref().is_some_and(|d| d.allowed) {

@@ -139,9 +139,34 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         box_context: crate::tools::BoxContext::from_settings(settings)?,
         authorizer: crate::authz::Authorizer::from_config(&raw.policy)
             .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?,
+        unauthenticated: unauthenticated_principal(settings),
         issuer,
         urls,
     })
+}
+
+/// The principal of every request when authentication is off: only in a
+/// benchmark build, with `auth.insecure_disabled` (checked at configuration).
+fn unauthenticated_principal(settings: &Settings) -> Option<Arc<crate::auth::Principal>> {
+    if !(crate::config::INSECURE_NO_AUTH_BUILD && settings.raw.auth.insecure_disabled) {
+        return None;
+    }
+    tracing::warn!(
+        "AUTHENTICATION IS OFF (auth.insecure_disabled, benchmark build): every request is \
+         served without a token, scope check or tool policy"
+    );
+    Some(Arc::new(crate::auth::Principal {
+        issuer: String::new(),
+        subject: "insecure-no-auth".into(),
+        username: Some("insecure-no-auth".into()),
+        email: None,
+        client_id: None,
+        roles: Vec::new(),
+        groups: Vec::new(),
+        scopes: Vec::new(),
+        box_user_id: None,
+        valid_until: u64::MAX,
+    }))
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

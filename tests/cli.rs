@@ -120,3 +120,27 @@ fn prefixed_variables_that_are_not_configuration_are_ignored() {
     assert_eq!(code, 2);
     assert!(err.contains("auth_issuer"), "{err}");
 }
+
+/// Security invariant: the shipped build cannot be configured to skip
+/// authentication; only a benchmark build (`--features insecure-no-auth`) can,
+/// and only on loopback.
+#[test]
+fn the_shipped_build_refuses_to_turn_authentication_off() {
+    for (listen, expected) in [
+        ("127.0.0.1:8000", "insecure-no-auth"),
+        ("0.0.0.0:8000", "loopback"),
+    ] {
+        let (code, out, err) = config_check(
+            &[
+                ("BOX_MCP_AUTH__INSECURE_DISABLED", "true"),
+                ("BOX_MCP_LISTEN", listen),
+            ],
+            None,
+        );
+        assert_eq!(code, 2, "{listen}: {out}");
+        assert!(
+            err.contains("auth.insecure_disabled") && err.contains(expected),
+            "{listen}: {err}"
+        );
+    }
+}

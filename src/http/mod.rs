@@ -38,7 +38,7 @@ use tracing::Level;
 use crate::{
     auth::{KeyStore, TokenVerifier},
     config::{MCP_PATH, PublicUrls, Settings},
-    mcp::BoxMcp,
+    mcp::{BoxMcp, ToolPolicy},
 };
 use challenge::Challenge;
 use guard::RequestGuard;
@@ -63,6 +63,10 @@ pub struct AppState {
     pub box_context: Option<Arc<crate::tools::BoxContext>>,
     /// The RFC 9728 document, serialised once.
     pub metadata_json: Bytes,
+    /// Benchmark builds only (`auth.insecure_disabled`): every request acts as
+    /// this principal, with no token, scope check or tool policy. `None` in every
+    /// real deployment (configuration refuses the switch elsewhere).
+    pub unauthenticated: Option<Arc<crate::auth::Principal>>,
 }
 
 pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationToken) -> Router {
@@ -83,8 +87,12 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
     let mcp_service = StreamableHttpService::new(
         {
             let box_context = state.box_context.clone();
-            let authorizer = state.authorizer.clone();
-            move || Ok(BoxMcp::for_http(box_context.clone(), authorizer.clone()))
+            let policy = if state.unauthenticated.is_some() {
+                ToolPolicy::Unenforced
+            } else {
+                ToolPolicy::Enforced(state.authorizer.clone())
+            };
+            move || Ok(BoxMcp::for_http(box_context.clone(), policy.clone()))
         },
         Arc::new(session_manager),
         mcp_config,

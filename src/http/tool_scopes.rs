@@ -51,7 +51,7 @@ pub async fn require_tool_scopes(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST {
+    if request.method() != Method::POST || state.unauthenticated.is_some() {
         return next.run(request).await;
     }
     let Some(principal) = request.extensions().get::<Arc<Principal>>().cloned() else {

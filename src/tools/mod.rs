@@ -19,7 +19,7 @@ pub(crate) mod sharing;
 pub(crate) mod users;
 mod whoami;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rmcp::{
     ErrorData, RoleServer,
@@ -37,7 +37,15 @@ use crate::{
     mcp::BoxMcp,
 };
 
-pub fn router() -> ToolRouter<BoxMcp> {
+/// Every tool, built once per process and shared: building a router hashes and
+/// validates every tool definition, which cost more than the rest of a request
+/// when it happened per request (a stateless MCP request is a new service).
+pub fn router() -> Arc<ToolRouter<BoxMcp>> {
+    static ROUTER: LazyLock<Arc<ToolRouter<BoxMcp>>> = LazyLock::new(|| Arc::new(build_router()));
+    Arc::clone(&ROUTER)
+}
+
+fn build_router() -> ToolRouter<BoxMcp> {
     BoxMcp::whoami_router()
         + BoxMcp::users_router()
         + BoxMcp::search_router()
