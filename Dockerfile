@@ -25,8 +25,10 @@ WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY sandbox ./sandbox
-# Cargo reads every target the manifest names, benches included.
+# Cargo reads every target the manifest names, benches included, and every
+# workspace member's manifest (loadbench/ is not built here).
 COPY benches ./benches
+COPY loadbench ./loadbench
 # The cache mounts keep the registry and compiled dependencies between builds; the
 # binary is copied out because the target directory is not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

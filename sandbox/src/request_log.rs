@@ -46,6 +46,11 @@ pub struct LogEntry {
     /// The id of the injected fault that answered or delayed this call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<u64>,
+    /// How long the sandbox took to answer, in microseconds: from the request
+    /// reaching its router to the response leaving it (HTTP parsing and the
+    /// network not included). The load benchmark subtracts it to find box-mcp's
+    /// own share of a tool call.
+    pub handled_us: u64,
 }
 
 /// What a presented bearer token carries.
@@ -173,6 +178,7 @@ fn token_info(state: &AppState, raw: &str, as_user: Option<String>) -> TokenInfo
 
 /// Middleware: record each call (except control endpoints) after it is answered.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let path = req.uri().path().to_string();
     if path.starts_with("/_sandbox") {
         return next.run(req).await;
@@ -197,6 +203,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         as_user,
         oauth: response.extensions().get::<OAuthInfo>().cloned(),
         fault: response.extensions().get::<FaultApplied>().map(|f| f.0),
+        handled_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     });
     response
 }
