@@ -125,10 +125,11 @@ pub fn judge(micro: &[MicroResult], load: &[LoadResult]) -> Vec<Judged> {
     });
     let at_256 = load
         .iter()
-        .filter(|r| r.connections == 256 && r.scenario.id != "6")
+        // Scenarios 5 and 6 fill the caches with thousands of users: their own target.
+        .filter(|r| r.connections == 256 && !matches!(r.scenario.id, "5" | "6"))
         .max_by_key(|r| r.peak_rss_kib);
     out.push(Judged {
-        what: "server peak RSS at 256 connections (scenarios 1–5)".into(),
+        what: "server peak RSS at 256 connections (scenarios 1–4)".into(),
         target: "≤ 64 MB".into(),
         measured: at_256.map_or("not measured".into(), |r| {
             format!("{:.1} MB (scenario {})", r.peak_rss_mb(), r.scenario.id)
@@ -137,13 +138,18 @@ pub fn judge(micro: &[MicroResult], load: &[LoadResult]) -> Vec<Judged> {
     });
     let churn = load
         .iter()
-        .filter(|r| r.scenario.id == "6")
+        .filter(|r| matches!(r.scenario.id, "5" | "6"))
         .max_by_key(|r| r.peak_rss_kib);
     out.push(Judged {
-        what: "server peak RSS with the benchmark users cached (scenario 6)".into(),
+        what: "server peak RSS with thousands of distinct users cached (scenarios 5, 6)".into(),
         target: "≤ 128 MB".into(),
         measured: churn.map_or("not measured".into(), |r| {
-            format!("{:.1} MB ({} connections)", r.peak_rss_mb(), r.connections)
+            format!(
+                "{:.1} MB (scenario {}, {} connections)",
+                r.peak_rss_mb(),
+                r.scenario.id,
+                r.connections
+            )
         }),
         met: churn.map(|r| r.peak_rss_mb() <= 128.0),
     });
