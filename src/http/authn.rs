@@ -24,14 +24,14 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    // Read what we need from the request before awaiting: a borrowed request
-    // (its body is not `Sync`) cannot be held across an await point.
     if let Some(principal) = &state.unauthenticated {
         // Benchmark build with `auth.insecure_disabled`: the baseline without auth.
         request.headers_mut().remove(AUTHORIZATION);
         request.extensions_mut().insert(principal.clone());
         return next.run(request).await;
     }
+    // Read what we need from the request before awaiting: a borrowed request
+    // (its body is not `Sync`) cannot be held across an await point.
     let presented = presented_token(&request).map(|t| t.map(str::to_owned));
     match principal_for(&state, presented).await {
         Ok(principal) => {
