@@ -20,11 +20,14 @@ use std::{
 };
 
 use box_mcp::{
-    auth::{IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier, ValidationPolicy},
-    broker::{Broker, ToolAccess},
-    config::{BoxAuth, BoxConfig, BoxMode, ClaimsConfig, PublicUrls},
-    http::{challenge::Challenge, metadata::ProtectedResourceMetadata},
-    tools::{Effect, catalog},
+    auth::{
+        ClaimsConfig, IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier,
+        ValidationPolicy,
+    },
+    authz::Action,
+    broker::{BoxAuth, BoxConfig, BoxMode, Broker, ToolAccess},
+    http::{PublicUrls, challenge::Challenge, metadata::ProtectedResourceMetadata},
+    mcp::tools::catalog,
 };
 use box_sandbox::{Sandbox, SandboxConfig, fixture};
 use criterion::{Bencher, Criterion, criterion_group, criterion_main};
@@ -217,7 +220,7 @@ fn http(c: &mut Criterion) {
     let issuer = "https://idp.example.com/realms/box-mcp";
     let scopes_supported: Vec<String> = vec!["mcp:tools".into(), "box:write".into()];
     let challenge = Challenge::new(&urls.resource_metadata, &["mcp:tools".into()]);
-    let step_up: Vec<String> = catalog::oauth_scopes(Effect::Write)
+    let step_up: Vec<String> = catalog::oauth_scopes(Action::Write)
         .iter()
         .map(|s| s.to_string())
         .collect();

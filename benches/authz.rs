@@ -6,22 +6,21 @@
 //! `cargo bench --bench authz` measures; `cargo bench --bench authz -- --test`
 //! runs each case once (CI); `-- --quick` gives rough numbers in seconds.
 
-use std::{fmt::Write as _, hint::black_box, path::PathBuf, sync::Arc, time::Duration};
+use std::{fmt::Write as _, hint::black_box, sync::Arc, time::Duration};
 
 use box_mcp::{
     auth::Principal,
-    authz::{Authorizer, principal_subjects},
-    tools::Effect,
+    authz::{Action, Authorizer, PolicyTool, ToolList, principal_subjects},
 };
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 const TOOL_COUNTS: [usize; 2] = [30, 300];
 const POLICY_LINES: [usize; 2] = [10, 10_000];
 
-fn tools(n: usize) -> Vec<(String, Effect)> {
+fn tools(n: usize) -> Vec<(String, Action)> {
     (0..n)
         .map(|i| {
-            let effect = [Effect::Read, Effect::Write, Effect::Delete][i % 3];
+            let effect = [Action::Read, Action::Write, Action::Delete][i % 3];
             (format!("tool_{i:03}"), effect)
         })
         .collect()
@@ -46,33 +45,27 @@ fn policy(lines: usize, tools: usize) -> String {
 
 struct Setup {
     authorizer: Arc<Authorizer>,
-    tools: Vec<(String, Effect)>,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    tools: Vec<(String, Action)>,
+    _dir: tempfile::TempDir,
 }
 
 fn setup(tool_count: usize, lines: usize) -> Setup {
-    let dir = std::env::temp_dir().join(format!(
-        "box-mcp-bench-authz-{}-{tool_count}-{lines}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let model = dir.join("model.conf");
-    let policy_path = dir.join("policy.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.conf");
+    let policy_path = dir.path().join("policy.csv");
     std::fs::write(&model, include_str!("../policies/model.conf")).unwrap();
     std::fs::write(&policy_path, policy(lines, tool_count)).unwrap();
-    let authorizer = Authorizer::load(&model, &policy_path, 100_000).unwrap();
+    let tools = tools(tool_count);
+    let known = ToolList::new(
+        tools
+            .iter()
+            .map(|(name, action)| PolicyTool::new(name.clone(), *action)),
+    );
+    let authorizer = Authorizer::load(&model, &policy_path, 100_000, known).unwrap();
     Setup {
         authorizer,
-        tools: tools(tool_count),
-        _dir: TempDir(dir),
+        tools,
+        _dir: dir,
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! The request path, outermost first: request id and tracing → Host check →
 //! Origin check and CORS → body limit → bearer token verification
-//! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`tools`]).
+//! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`mcp::tools`]).
 
 pub mod audit;
 pub mod auth;
@@ -10,10 +10,9 @@ pub mod authz;
 pub mod box_api;
 pub mod broker;
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod mcp;
 pub mod server;
+pub mod setting;
 pub mod stdio;
 pub mod telemetry;
-pub mod tools;

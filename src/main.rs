@@ -8,6 +8,7 @@ use std::{
 use box_mcp::{
     authz::{self, Authorizer, Subject, SubjectKind},
     config::{Config, Settings},
+    mcp::tools::catalog,
     server::{Server, shutdown_signal},
     telemetry::{self, LogTarget},
 };
@@ -188,7 +189,7 @@ fn main() -> ExitCode {
 }
 
 fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCode {
-    let authorizer = match Authorizer::load(model, policy, 0) {
+    let authorizer = match Authorizer::load(model, policy, 0, catalog::policy_tools()) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("box-mcp: policy error: {e}");
@@ -208,7 +209,7 @@ fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCo
             ExitCode::SUCCESS
         }
         PolicyCommand::Check { caller, tool } => {
-            let (tool, effect) = match authz::parse_tool(&tool) {
+            let (tool, action) = match authz::parse_tool(&tool, authorizer.tools()) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("box-mcp: {e}");
@@ -216,8 +217,8 @@ fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCo
                 }
             };
             let subjects = caller.subjects();
-            let decision = authorizer.decide_subjects(subjects.iter().copied(), &tool, effect);
-            println!("{} {tool} ({})", decision.verdict(), authz::action(effect));
+            let decision = authorizer.decide_subjects(subjects.iter().copied(), &tool, action);
+            println!("{} {tool} ({})", decision.verdict(), action.as_str());
             println!(
                 "  subjects: {}",
                 listed(subjects.iter().map(|s| s.to_string()))
@@ -249,14 +250,10 @@ fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCo
         PolicyCommand::Tools { caller, all } => {
             let subjects = caller.subjects();
             let decisions = authorizer.for_subjects(subjects.iter().copied());
-            let width = box_mcp::tools::catalog::ALL
-                .iter()
-                .map(|t| t.name.len())
-                .max()
-                .unwrap_or(0);
+            let width = catalog::ALL.iter().map(|t| t.name.len()).max().unwrap_or(0);
             let mut allowed = 0;
-            for tool in box_mcp::tools::catalog::ALL {
-                let decision = decisions.decide(tool.name, tool.effect);
+            for tool in catalog::ALL {
+                let decision = decisions.decide(tool.name, tool.action);
                 allowed += usize::from(decision.allowed);
                 if !decision.allowed && !all {
                     continue;
@@ -269,12 +266,12 @@ fn policy_command(model: &Path, policy: &Path, command: PolicyCommand) -> ExitCo
                     "{:<5} {:<width$}  {:<6}  {why}",
                     decision.verdict(),
                     tool.name,
-                    authz::action(tool.effect),
+                    tool.action.as_str(),
                 );
             }
             eprintln!(
                 "{allowed} of {} tools for {}",
-                box_mcp::tools::catalog::ALL.len(),
+                catalog::ALL.len(),
                 listed(subjects.iter().map(|s| s.to_string()))
             );
             ExitCode::SUCCESS

@@ -8,14 +8,18 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::auth::keys::{RefreshPolicy, ValidationPolicy};
 use crate::{
-    auth::{IdpClient, KeyStore, TokenVerifier},
-    config::{PublicUrls, Settings},
-    http::{
-        AppState, challenge::Challenge, guard::RequestGuard, metadata::ProtectedResourceMetadata,
-        sessions::SessionBindings,
+    auth::{
+        INSECURE_NO_AUTH_BUILD, IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier,
+        ValidationPolicy,
     },
+    authz::Authorizer,
+    config::Settings,
+    http::{
+        AppState, PublicUrls, challenge::Challenge, guard::RequestGuard,
+        metadata::ProtectedResourceMetadata, scopes::ScopeCheck, sessions::SessionBindings,
+    },
+    mcp::tools::{BoxContext, catalog},
 };
 
 /// A bound, not yet running server.
@@ -69,7 +73,7 @@ impl Server {
         } else {
             None
         };
-        let app = crate::http::router(self.state.clone(), &self.settings, shutdown.child_token());
+        let app = crate::http::router(self.state.clone(), shutdown.child_token());
         tracing::info!(
             addr = %self.local_addr(),
             resource = %self.state.urls.resource,
@@ -128,16 +132,21 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         challenge: Challenge::new(&urls.resource_metadata, &raw.auth.required_scopes),
-        guard: RequestGuard::new(settings.allowed_hosts(base), settings.allowed_origins(base)),
+        guard: RequestGuard::new(
+            raw.http.allowed_hosts(base, settings.listen),
+            raw.http.allowed_origins(base),
+        ),
         keys,
         verifier,
         required_scopes: raw.auth.required_scopes.clone(),
-        scope_check: crate::http::scopes::ScopeCheck::new(&raw.auth.scope_hierarchy),
+        scope_check: ScopeCheck::new(&raw.auth.scope_hierarchy),
         max_body_bytes: raw.http.max_body_bytes,
+        stateless: raw.stateless,
+        session_idle_timeout: raw.session.idle_timeout,
         sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
         metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
-        box_context: crate::tools::BoxContext::from_settings(settings)?,
-        authorizer: crate::authz::Authorizer::from_config(&raw.policy)
+        box_context: BoxContext::new(&raw.r#box, &settings.box_plan)?,
+        authorizer: Authorizer::from_config(&raw.policy, catalog::policy_tools())
             .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?,
         unauthenticated: unauthenticated_principal(settings),
         issuer,
@@ -147,15 +156,15 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
 
 /// The principal of every request when authentication is off: only in a
 /// benchmark build, with `auth.insecure_disabled` (checked at configuration).
-fn unauthenticated_principal(settings: &Settings) -> Option<Arc<crate::auth::Principal>> {
-    if !(crate::config::INSECURE_NO_AUTH_BUILD && settings.raw.auth.insecure_disabled) {
+fn unauthenticated_principal(settings: &Settings) -> Option<Arc<Principal>> {
+    if !(INSECURE_NO_AUTH_BUILD && settings.raw.auth.insecure_disabled) {
         return None;
     }
     tracing::warn!(
         "AUTHENTICATION IS OFF (auth.insecure_disabled, benchmark build): every request is \
          served without a token, scope check or tool policy"
     );
-    Some(Arc::new(crate::auth::Principal {
+    Some(Arc::new(Principal {
         issuer: String::new(),
         subject: "insecure-no-auth".into(),
         username: Some("insecure-no-auth".into()),

@@ -6,32 +6,23 @@
 use anyhow::Context;
 use rmcp::ServiceExt;
 
-use crate::{auth::Principal, config::Settings, mcp::BoxMcp};
-
-/// The identity tools see over stdio.
-pub fn local_principal(settings: &Settings) -> Principal {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    Principal {
-        issuer: "local".into(),
-        subject: format!("local:{user}"),
-        username: Some(user),
-        email: None,
-        client_id: None,
-        roles: settings.raw.stdio.roles.clone(),
-        groups: Vec::new(),
-        scopes: settings.scopes_supported.clone(),
-        box_user_id: settings.raw.stdio.box_user_id.clone(),
-        valid_until: u64::MAX,
-    }
-}
+use crate::{
+    authz::Authorizer,
+    config::Settings,
+    mcp::{
+        BoxMcp,
+        tools::{BoxContext, catalog},
+    },
+};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let principal = local_principal(&settings);
+    let principal = settings
+        .raw
+        .stdio
+        .local_principal(settings.scopes_supported.clone());
     tracing::info!(subject = %principal.subject, "serving MCP over stdio");
-    let box_context = crate::tools::BoxContext::from_settings(&settings)?;
-    let authorizer = crate::authz::Authorizer::from_config(&settings.raw.policy)
+    let box_context = BoxContext::new(&settings.raw.r#box, &settings.box_plan)?;
+    let authorizer = Authorizer::from_config(&settings.raw.policy, catalog::policy_tools())
         .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?;
     let service = BoxMcp::for_stdio(principal, box_context, authorizer)
         .serve(rmcp::transport::stdio())

@@ -86,7 +86,7 @@ fn declared() -> &'static BTreeMap<String, BTreeSet<String>> {
     // The Box tools' declarations, from the catalog the server itself uses.
     static DECLARED: OnceLock<BTreeMap<String, BTreeSet<String>>> = OnceLock::new();
     DECLARED.get_or_init(|| {
-        box_mcp::tools::catalog::ALL
+        box_mcp::mcp::tools::catalog::ALL
             .iter()
             .filter(|t| t.name.starts_with("box_"))
             .map(|t| {

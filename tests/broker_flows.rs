@@ -26,7 +26,7 @@ use axum::{
 use box_mcp::{
     auth::Principal,
     broker::{AssertionClaims, Broker, BrokerError, ToolAccess},
-    config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping},
+    broker::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping},
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use pkcs8::{

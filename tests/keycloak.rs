@@ -26,7 +26,10 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use box_mcp::tools::{BoxTool, Effect, catalog};
+use box_mcp::{
+    authz::Action,
+    mcp::tools::{BoxTool, catalog},
+};
 use common::{Reply, ServerProcess};
 use futures::FutureExt as _;
 use reqwest::{Method, StatusCode};
@@ -475,8 +478,8 @@ const REALM_USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 fn shipped_policy_allows(user: &str, tool: &BoxTool) -> bool {
     let by_role = match user {
         "alice" => true,
-        "bob" => matches!(tool.effect, Effect::Read | Effect::Write),
-        "carol" => matches!(tool.effect, Effect::Read),
+        "bob" => matches!(tool.action, Action::Read | Action::Write),
+        "carol" => matches!(tool.action, Action::Read),
         "dave" => false,
         other => panic!("not a realm test user: {other}"),
     };
@@ -664,7 +667,7 @@ async fn assert_tools_of(kc: &KeycloakEnv, server: &ServerProcess, user: &str) {
             rpc.get("error").is_none() && rpc["result"].is_object(),
             "{user}: allowed {name} reaches the tool: {rpc}"
         );
-        if tool.effect == Effect::Read {
+        if tool.action == Action::Read {
             assert_eq!(without_write.status, StatusCode::OK, "{user}: {name}");
             let rpc = without_write.json_rpc();
             assert!(
@@ -818,18 +821,18 @@ mod against_real_keycloak {
         let _shared = REALM_KEYS.read().await;
         let server = kc.server(&[]).await;
 
-        // The expectation is not trivial: every effect is in the catalog, and the
+        // The expectation is not trivial: every action is in the catalog, and the
         // exceptions change what bob and carol get.
-        for effect in [Effect::Read, Effect::Write, Effect::Delete] {
+        for action in [Action::Read, Action::Write, Action::Delete] {
             assert!(
-                catalog::ALL.iter().any(|t| t.effect == effect),
-                "{effect:?}"
+                catalog::ALL.iter().any(|t| t.action == action),
+                "{action:?}"
             );
         }
         let all: BTreeSet<&str> = catalog::ALL.iter().map(|t| t.name).collect();
         let reads: BTreeSet<&str> = catalog::ALL
             .iter()
-            .filter(|t| t.effect == Effect::Read)
+            .filter(|t| t.action == Action::Read)
             .map(|t| t.name)
             .collect();
         assert!(reads.contains("whoami"));

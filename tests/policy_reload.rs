@@ -13,8 +13,8 @@ use std::{
 };
 
 use box_mcp::{
-    authz::{Authorizer, Subject},
-    tools::Effect,
+    authz::{Action, Authorizer, Subject},
+    mcp::tools::catalog,
 };
 
 const MODEL: &str = include_str!("../policies/model.conf");
@@ -53,7 +53,7 @@ fn setup(name: &str, policy: &str) -> (TempDir, PathBuf, Arc<Authorizer>) {
     let policy_path = dir.path("policy.csv");
     std::fs::write(&model, MODEL).unwrap();
     std::fs::write(&policy_path, policy).unwrap();
-    let authorizer = Authorizer::load(&model, &policy_path, 1000).unwrap();
+    let authorizer = Authorizer::load(&model, &policy_path, 1000, catalog::policy_tools()).unwrap();
     (dir, policy_path, authorizer)
 }
 
@@ -61,7 +61,7 @@ fn staff_may_download(a: &Authorizer) -> bool {
     a.decide_subjects(
         [Subject::parse("role:staff").unwrap()],
         "box_file_download",
-        Effect::Read,
+        Action::Read,
     )
     .allowed
 }
@@ -205,10 +205,10 @@ fn no_decision_sees_a_half_loaded_policy() {
                 ];
                 while !stop.load(Ordering::Relaxed) {
                     let d = if i % 2 == 0 {
-                        a.decide_subjects(subjects, "box_file_download", Effect::Read)
+                        a.decide_subjects(subjects, "box_file_download", Action::Read)
                     } else {
                         a.for_subjects(subjects)
-                            .decide("box_file_download", Effect::Read)
+                            .decide("box_file_download", Action::Read)
                     };
                     let expect_allowed = d.generation % 2 == 1;
                     assert_eq!(d.allowed, expect_allowed, "{d:?}");

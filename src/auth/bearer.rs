@@ -2,23 +2,21 @@
 
 use http::{HeaderMap, Uri, header::AUTHORIZATION};
 
-use crate::error::ApiError;
+use super::MalformedAuthorization;
 
 /// The bearer token of the request, `Ok(None)` when no bearer credentials were sent.
 /// A header that claims to be a bearer token but is malformed is an error (400).
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthorization> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(ApiError::MalformedAuthorization(
-            "more than one Authorization header",
-        ));
+        return Err(MalformedAuthorization("more than one Authorization header"));
     }
     let value = value
         .to_str()
-        .map_err(|_| ApiError::MalformedAuthorization("the header is not visible ASCII"))?;
+        .map_err(|_| MalformedAuthorization("the header is not visible ASCII"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme is not bearer credentials: answer with the plain challenge.
@@ -26,12 +24,10 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(ApiError::MalformedAuthorization(
-            "the bearer token is empty",
-        ));
+        return Err(MalformedAuthorization("the bearer token is empty"));
     }
     if !is_b64token(token) {
-        return Err(ApiError::MalformedAuthorization(
+        return Err(MalformedAuthorization(
             "the bearer token contains characters a token cannot have",
         ));
     }

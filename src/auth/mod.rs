@@ -2,6 +2,8 @@
 //! [`Principal`] a verified token describes.
 
 mod bearer;
+mod config;
+mod error;
 mod idp;
 pub(crate) mod keys;
 mod principal;
@@ -9,6 +11,10 @@ mod rejection;
 mod verifier;
 
 pub use bearer::{bearer_token, token_in_query};
+pub use config::{
+    AuthConfig, ClaimPaths, ClaimPreset, ClaimsConfig, INSECURE_NO_AUTH_BUILD, StdioConfig,
+};
+pub use error::{MalformedAuthorization, VerifyError};
 pub use idp::{IdpClient, IdpError};
 pub use keys::{KeyStore, Readiness, RefreshPolicy, ValidationPolicy};
 pub use principal::Principal;

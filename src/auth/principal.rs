@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::ClaimPaths;
+use super::ClaimPaths;
 
 /// A verified caller. Holds no token: it is safe to log, return and cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -125,7 +125,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::{ClaimPreset, ClaimsConfig};
+    use crate::auth::{ClaimPreset, ClaimsConfig};
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

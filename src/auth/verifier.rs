@@ -10,11 +10,11 @@ use jsonwebtoken::{Algorithm, decode, decode_header};
 use moka::{Expiry, sync::Cache};
 use serde_json::{Map, Value};
 
+use super::{ClaimPaths, VerifyError};
 use super::{
     KeyStore, Principal, TokenRejection,
     keys::{KeyLookupError, VerificationKey},
 };
-use crate::{config::ClaimPaths, error::ApiError};
 
 /// SHA-256 of the token: the cache never holds a token, only its digest.
 type TokenDigest = [u8; 32];
@@ -78,7 +78,7 @@ impl TokenVerifier {
     }
 
     /// Verifies `token` and returns its principal.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, VerifyError> {
         let digest = digest(token);
         if let Some(hit) = self.cache.get(&digest)
             && unix_now() <= hit.principal.valid_until
@@ -94,11 +94,11 @@ impl TokenVerifier {
 
     /// [`TokenVerifier::verify`] without the cache: what the first sight of a
     /// token costs; neither reads nor fills the cache (benchmarks).
-    pub async fn verify_without_cache(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+    pub async fn verify_without_cache(&self, token: &str) -> Result<Arc<Principal>, VerifyError> {
         self.verify_uncached(token).await.map(|v| v.principal)
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<Verified, ApiError> {
+    async fn verify_uncached(&self, token: &str) -> Result<Verified, VerifyError> {
         let header = decode_header(token).map_err(|_| header_rejection(token))?;
         if !self.allowed.contains(&header.alg) {
             return Err(TokenRejection::AlgorithmNotAllowed.into());
@@ -110,9 +110,9 @@ impl TokenVerifier {
             .key_for(header.kid.as_deref())
             .await
             .map_err(|e| match e {
-                KeyLookupError::NotReady => {
-                    ApiError::IdpUnavailable("the issuer's signing keys are not loaded yet".into())
-                }
+                KeyLookupError::NotReady => VerifyError::IdpUnavailable(
+                    "the issuer's signing keys are not loaded yet".into(),
+                ),
                 KeyLookupError::Rejected(r) => r.into(),
             })?;
         let VerificationKey {

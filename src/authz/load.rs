@@ -19,11 +19,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{
+    action::ToolList,
     effect::{RecordingEffector, take_deciding_index},
     glob::{check_pattern, glob_match},
     subjects::{SEPARATOR, Subject, SubjectGraph, SubjectKind},
 };
-use crate::tools::catalog;
 
 /// A model or policy that cannot be used, with where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -54,7 +54,8 @@ impl fmt::Display for PolicyError {
     }
 }
 
-/// The actions a policy line may name: the tools' effects, or `*`.
+/// The actions a policy line may name: the tools' actions
+/// ([`super::Action`]), or `*`.
 pub(crate) const ACTIONS: [&str; 4] = ["read", "write", "delete", "*"];
 
 /// The policy effects Casbin's default effector implements; anything else would
@@ -171,9 +172,10 @@ pub(crate) fn compile(
     model_text: &str,
     policy_path: &Path,
     policy_text: &str,
+    tools: &ToolList,
 ) -> Result<CompiledPolicy, PolicyError> {
     let model = check_model(model_path, model_text)?;
-    let policy = parse_policy(policy_path, policy_text, &model)?;
+    let policy = parse_policy(policy_path, policy_text, &model, tools)?;
 
     let enforcer =
         futures::executor::block_on(build_enforcer(model_text, &policy)).map_err(|e| {
@@ -474,8 +476,12 @@ struct ParsedPolicy {
 /// At most this many warnings are kept (then a count of the rest).
 const MAX_WARNINGS: usize = 20;
 
-fn parse_policy(path: &Path, text: &str, model: &ModelFacts) -> Result<ParsedPolicy, PolicyError> {
-    let tools: Vec<&str> = catalog::ALL.iter().map(|t| t.name).collect();
+fn parse_policy(
+    path: &Path,
+    text: &str,
+    model: &ModelFacts,
+    tools: &ToolList,
+) -> Result<ParsedPolicy, PolicyError> {
     let mut parsed = ParsedPolicy {
         p: Vec::new(),
         g: Vec::new(),
@@ -521,7 +527,7 @@ fn parse_policy(path: &Path, text: &str, model: &ModelFacts) -> Result<ParsedPol
                 match model.obj_patterns {
                     PatternKind::Glob => {
                         check_pattern(tool).map_err(&err)?;
-                        if !tools.iter().any(|t| glob_match(t, tool)) {
+                        if !tools.iter().any(|t| glob_match(&t.name, tool)) {
                             warnings.push(format!(
                                 "{}:{line}: `{tool}` matches none of this server's tools",
                                 path.display()

@@ -17,7 +17,9 @@
 //!   error the last good one stays and [`Authorizer::status`] reports the error.
 //!   [`Authorizer::spawn_watcher`] reloads on file changes and on SIGHUP.
 
+mod action;
 mod cache;
+mod config;
 mod effect;
 mod glob;
 mod load;
@@ -39,23 +41,16 @@ use std::{
 use arc_swap::ArcSwap;
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 
+pub use action::{Action, PolicyTool, ToolList};
+pub use config::PolicyConfig;
 pub use glob::{check_pattern, glob_match};
 pub use load::PolicyError;
 pub use subjects::{Subject, SubjectKind, principal_subjects};
 pub use table::{TableCase, TableFailure, TableReport, parse_tool, read_table, run_table};
 pub use watch::PolicyWatcher;
 
-use crate::{auth::Principal, config::PolicyConfig, tools::Effect};
+use crate::auth::Principal;
 use load::{CompiledPolicy, RuleSource};
-
-/// The action a tool's effect is written as in policies.
-pub fn action(effect: Effect) -> &'static str {
-    match effect {
-        Effect::Read => "read",
-        Effect::Write => "write",
-        Effect::Delete => "delete",
-    }
-}
 
 /// The outcome of one decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +137,7 @@ struct PolicySnapshot {
 
 struct CachedDecision {
     tool: Box<str>,
-    effect: Effect,
+    action: Action,
     decision: Decision,
 }
 
@@ -172,15 +167,15 @@ impl PolicySnapshot {
         &self,
         relevant: &[Subject<'_>],
         tool: &str,
-        effect: Effect,
+        action: Action,
         cached: bool,
     ) -> Decision {
         let cache = self.cache.as_ref().filter(|_| cached);
-        let key = self.hasher.hash_one((relevant, tool, effect as u8));
+        let key = self.hasher.hash_one((relevant, tool, action as u8));
         // The key is a hash: the entry must be for exactly this request.
         if let Some(entry) = cache.and_then(|c| c.get(key))
             && &*entry.tool == tool
-            && entry.effect == effect
+            && entry.action == action
             && entry.decision.subjects.len() == relevant.len()
             && relevant
                 .iter()
@@ -189,7 +184,7 @@ impl PolicySnapshot {
         {
             return entry.decision.clone();
         }
-        let evaluation = self.policy.evaluate(relevant, tool, action(effect));
+        let evaluation = self.policy.evaluate(relevant, tool, action.as_str());
         if let Some(error) = &evaluation.error {
             tracing::error!(tool, error = %error, "the tool policy failed to decide; denying");
         }
@@ -211,7 +206,7 @@ impl PolicySnapshot {
                     key,
                     Arc::new(CachedDecision {
                         tool: tool.into(),
-                        effect,
+                        action,
                         decision: decision.clone(),
                     }),
                 );
@@ -235,21 +230,24 @@ pub struct Authorizer {
     model_path: PathBuf,
     policy_path: PathBuf,
     cache_capacity: u64,
+    /// The server's tools, for the loader's warnings and for policy tables.
+    tools: ToolList,
     current: ArcSwap<PolicySnapshot>,
     /// Serializes reloads and holds their outcome.
     reload_state: Mutex<ReloadState>,
 }
 
 impl Authorizer {
-    /// Loads and checks the model and policy; `cache_capacity` decisions are
-    /// cached (0: none).
+    /// Loads and checks the model and policy for a server with `tools`;
+    /// `cache_capacity` decisions are cached (0: none).
     pub fn load(
         model: &Path,
         policy: &Path,
         cache_capacity: u64,
+        tools: ToolList,
     ) -> Result<Arc<Self>, PolicyError> {
         let (model_text, policy_text) = (load::read(model)?, load::read(policy)?);
-        let compiled = load::compile(model, &model_text, policy, &policy_text)?;
+        let compiled = load::compile(model, &model_text, policy, &policy_text, &tools)?;
         log_warnings(&compiled);
         tracing::info!(
             model = %model.display(),
@@ -262,18 +260,25 @@ impl Authorizer {
             model_path: model.to_path_buf(),
             policy_path: policy.to_path_buf(),
             cache_capacity,
+            tools,
             current: ArcSwap::from_pointee(PolicySnapshot::new(compiled, 1, cache_capacity)),
             reload_state: Mutex::new(ReloadState::default()),
         }))
     }
 
     /// [`Authorizer::load`] with the `[policy]` configuration.
-    pub fn from_config(config: &PolicyConfig) -> Result<Arc<Self>, PolicyError> {
+    pub fn from_config(config: &PolicyConfig, tools: ToolList) -> Result<Arc<Self>, PolicyError> {
         Self::load(
             &config.model,
             &config.policy,
             config.decision_cache_capacity,
+            tools,
         )
+    }
+
+    /// The server's tools, as the policy sees them.
+    pub fn tools(&self) -> &ToolList {
+        &self.tools
     }
 
     pub fn model_path(&self) -> &Path {
@@ -284,10 +289,10 @@ impl Authorizer {
         &self.policy_path
     }
 
-    /// Whether `principal` may use `tool`, whose effect is `effect`. Decide only
+    /// Whether `principal` may use `tool`, whose action is `action`. Decide only
     /// for tools that exist: the cache is keyed by tool name.
-    pub fn decide(&self, principal: &Principal, tool: &str, effect: Effect) -> Decision {
-        self.decide_subjects(principal_subjects(principal), tool, effect)
+    pub fn decide(&self, principal: &Principal, tool: &str, action: Action) -> Decision {
+        self.decide_subjects(principal_subjects(principal), tool, action)
     }
 
     /// [`Authorizer::decide`] for a caller given as subjects.
@@ -295,11 +300,11 @@ impl Authorizer {
         &self,
         subjects: impl IntoIterator<Item = Subject<'a>>,
         tool: &str,
-        effect: Effect,
+        action: Action,
     ) -> Decision {
         let snapshot = self.current.load();
         let relevant = snapshot.relevant(subjects);
-        snapshot.decide(&relevant, tool, effect, true)
+        snapshot.decide(&relevant, tool, action, true)
     }
 
     /// [`Authorizer::decide_subjects`] without the cache (it neither reads nor
@@ -308,11 +313,11 @@ impl Authorizer {
         &self,
         subjects: impl IntoIterator<Item = Subject<'a>>,
         tool: &str,
-        effect: Effect,
+        action: Action,
     ) -> Decision {
         let snapshot = self.current.load();
         let relevant = snapshot.relevant(subjects);
-        snapshot.decide(&relevant, tool, effect, false)
+        snapshot.decide(&relevant, tool, action, false)
     }
 
     /// Decisions for one caller against one policy snapshot, e.g. to filter a
@@ -384,6 +389,7 @@ impl Authorizer {
             &model_text,
             &self.policy_path,
             &policy_text,
+            &self.tools,
         ) {
             Ok(compiled) => {
                 log_warnings(&compiled);
@@ -459,13 +465,13 @@ pub struct CallerDecisions<'a> {
 }
 
 impl CallerDecisions<'_> {
-    pub fn decide(&self, tool: &str, effect: Effect) -> Decision {
-        self.snapshot.decide(&self.relevant, tool, effect, true)
+    pub fn decide(&self, tool: &str, action: Action) -> Decision {
+        self.snapshot.decide(&self.relevant, tool, action, true)
     }
 
     /// Whether the caller may use `tool`: [`CallerDecisions::decide`] without the details.
-    pub fn allows(&self, tool: &str, effect: Effect) -> bool {
-        self.decide(tool, effect).allowed
+    pub fn allows(&self, tool: &str, action: Action) -> bool {
+        self.decide(tool, action).allowed
     }
 
     pub fn generation(&self) -> u64 {

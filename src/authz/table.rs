@@ -11,13 +11,12 @@
 //! role:custom;my_tool@write;deny
 //! ```
 //!
-//! Subjects are separated by spaces or commas (`-` for none). A tool's effect is
-//! looked up in the tool catalog; a tool not in it is written `name@effect`.
+//! Subjects are separated by spaces or commas (`-` for none). A tool's action is
+//! looked up in the server's tool list; a tool not in it is written `name@action`.
 
 use std::{fmt, path::Path};
 
-use super::{Authorizer, Decision, PolicyError, Subject, action, load};
-use crate::tools::{Effect, catalog};
+use super::{Action, Authorizer, Decision, PolicyError, Subject, ToolList, load};
 
 /// One expected decision.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub struct TableCase {
     pub line: usize,
     pub subjects: Vec<String>,
     pub tool: String,
-    pub effect: Effect,
+    pub action: Action,
     pub expected: bool,
 }
 
@@ -63,7 +62,7 @@ impl fmt::Display for TableFailure {
             case.subjects.join(" ")
         };
         writeln!(f, "  subjects: {subjects}")?;
-        writeln!(f, "  tool:     {} ({})", case.tool, action(case.effect))?;
+        writeln!(f, "  tool:     {} ({})", case.tool, case.action.as_str())?;
         writeln!(f, "- expected: {}", verdict(case.expected))?;
         write!(f, "+ got:      {}", self.got)
     }
@@ -89,33 +88,28 @@ impl fmt::Display for TableReport {
     }
 }
 
-/// A tool argument: a catalog tool's name, or `name@effect` for any tool.
-pub fn parse_tool(text: &str) -> Result<(String, Effect), String> {
-    if let Some((name, effect)) = text.split_once('@') {
-        let effect = match effect {
-            "read" => Effect::Read,
-            "write" => Effect::Write,
-            "delete" => Effect::Delete,
-            other => {
-                return Err(format!(
-                    "unknown effect `{other}`: write read, write or delete"
-                ));
-            }
+/// A tool argument: the name of one of `tools`, or `name@action` for any tool.
+pub fn parse_tool(text: &str, tools: &ToolList) -> Result<(String, Action), String> {
+    if let Some((name, action)) = text.split_once('@') {
+        let Some(action) = Action::parse(action) else {
+            return Err(format!(
+                "unknown action `{action}`: write read, write or delete"
+            ));
         };
         if name.is_empty() {
             return Err(format!("`{text}` names no tool"));
         }
-        return Ok((name.to_string(), effect));
+        return Ok((name.to_string(), action));
     }
-    match catalog::find(text) {
-        Some(tool) => Ok((tool.name.to_string(), tool.effect)),
+    match tools.find(text) {
+        Some(tool) => Ok((tool.name.to_string(), tool.action)),
         None => Err(format!(
             "`{text}` is not one of this server's tools; for another tool write `{text}@read` (or @write, @delete)"
         )),
     }
 }
 
-fn parse_case(line: usize, text: &str) -> Result<TableCase, String> {
+fn parse_case(line: usize, text: &str, tools: &ToolList) -> Result<TableCase, String> {
     let columns: Vec<&str> = text.split(';').map(str::trim).collect();
     let [subjects, tool, expected] = columns[..] else {
         return Err(format!(
@@ -137,7 +131,7 @@ fn parse_case(line: usize, text: &str) -> Result<TableCase, String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let (tool, effect) = parse_tool(tool)?;
+    let (tool, action) = parse_tool(tool, tools)?;
     let expected = match expected {
         "allow" => true,
         "deny" => false,
@@ -147,13 +141,13 @@ fn parse_case(line: usize, text: &str) -> Result<TableCase, String> {
         line,
         subjects,
         tool,
-        effect,
+        action,
         expected,
     })
 }
 
-/// Reads the table at `path`.
-pub fn read_table(path: &Path) -> Result<Vec<TableCase>, PolicyError> {
+/// Reads the table at `path`, for a server with `tools`.
+pub fn read_table(path: &Path, tools: &ToolList) -> Result<Vec<TableCase>, PolicyError> {
     let text = load::read(path)?;
     let mut cases = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -165,7 +159,9 @@ pub fn read_table(path: &Path) -> Result<Vec<TableCase>, PolicyError> {
         if cases.is_empty() && compact.eq_ignore_ascii_case("subjects;tool;expected") {
             continue;
         }
-        cases.push(parse_case(i + 1, line).map_err(|m| PolicyError::new(path, Some(i + 1), m))?);
+        cases.push(
+            parse_case(i + 1, line, tools).map_err(|m| PolicyError::new(path, Some(i + 1), m))?,
+        );
     }
     if cases.is_empty() {
         return Err(PolicyError::new(path, None, "the table has no cases"));
@@ -176,11 +172,11 @@ pub fn read_table(path: &Path) -> Result<Vec<TableCase>, PolicyError> {
 /// Runs the table at `path` against `authorizer` (uncached: every case is
 /// decided from the policy).
 pub fn run_table(authorizer: &Authorizer, path: &Path) -> Result<TableReport, PolicyError> {
-    let cases = read_table(path)?;
+    let cases = read_table(path, authorizer.tools())?;
     let mut failures = Vec::new();
     for case in &cases {
         let subjects = case.subjects.iter().filter_map(|s| Subject::parse(s));
-        let got = authorizer.decide_uncached(subjects, &case.tool, case.effect);
+        let got = authorizer.decide_uncached(subjects, &case.tool, case.action);
         if got.allowed != case.expected {
             failures.push(TableFailure {
                 case: case.clone(),

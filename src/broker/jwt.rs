@@ -63,6 +63,7 @@ pub struct AssertionClaims {
 
 /// A loaded JWT app. The client secret and the key never leave it in clear
 /// text except inside a request to the token endpoint.
+#[derive(Clone)]
 pub struct JwtApp {
     pub client_id: String,
     pub client_secret: SecretString,

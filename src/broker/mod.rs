@@ -26,6 +26,7 @@
 //! never logged.
 
 mod cache;
+mod config;
 mod error;
 mod grant;
 mod http;
@@ -40,9 +41,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+pub use config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
 pub use error::BrokerError;
 pub use jwt::{ASSERTION_LIFETIME_SECS, AssertionClaims};
-pub(crate) use plan::Plan;
+pub use plan::Plan;
 
 use self::{
     cache::{IssuedToken, Key},
@@ -50,10 +52,7 @@ use self::{
     http::{Call, HttpClient, Outbound},
     plan::{GrantPlan, MappingPlan, ModePlan},
 };
-use crate::{
-    auth::Principal,
-    config::{BoxConfig, BoxPerUserToken, is_scope_token},
-};
+use crate::{auth::Principal, setting::is_scope_token};
 
 /// What a tool needs from Box: its scopes and, when it targets one item, that item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,10 +171,15 @@ struct Normalized {
 }
 
 impl Broker {
-    /// Builds the broker from `[box]`, with the same checks as configuration
-    /// load (reading the JWT config and mapping files again).
+    /// Builds the broker from `[box]`, with the checks of configuration load
+    /// (reading the JWT config and mapping files). A server builds it from the
+    /// plan its configuration already resolved ([`Broker::from_plan`]).
     pub fn new(config: &BoxConfig) -> Result<Self, BrokerError> {
-        let plan = Plan::resolve(config)?;
+        Self::from_plan(Plan::resolve(config)?)
+    }
+
+    /// Builds the broker from a checked `[box]` section.
+    pub fn from_plan(plan: Plan) -> Result<Self, BrokerError> {
         let grant: Option<Box<dyn ParentGrant>> = match plan.grant {
             None => None,
             Some(GrantPlan::ClientCredentials {

@@ -7,10 +7,11 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
 use super::{error::BrokerError, http::RetryPolicy, is_box_id, jwt::JwtApp, mapping::MappingFile};
-use crate::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
 
 /// How the parent token is obtained.
+#[derive(Debug, Clone)]
 pub(crate) enum GrantPlan {
     ClientCredentials {
         client_id: String,
@@ -20,12 +21,14 @@ pub(crate) enum GrantPlan {
 }
 
 /// How a caller is mapped to a Box user (per-user mode).
+#[derive(Debug, Clone)]
 pub(crate) enum MappingPlan {
     Claim,
     Email,
     File(MappingFile),
 }
 
+#[derive(Debug, Clone)]
 pub(crate) enum ModePlan {
     Disabled,
     Service,
@@ -36,6 +39,7 @@ pub(crate) enum ModePlan {
 }
 
 /// A checked `[box]` section.
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub(crate) mode: ModePlan,
     /// `None` only when disabled.

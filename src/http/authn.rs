@@ -13,11 +13,8 @@ use axum::{
 };
 use http::header::AUTHORIZATION;
 
-use super::AppState;
-use crate::{
-    auth::{Principal, bearer_token, token_in_query},
-    error::ApiError,
-};
+use super::{ApiError, AppState};
+use crate::auth::{Principal, bearer_token, token_in_query};
 
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
@@ -57,7 +54,7 @@ fn presented_token(request: &Request) -> Result<Option<&str>, ApiError> {
     if token_in_query(request.uri()) {
         return Err(ApiError::TokenInQuery);
     }
-    bearer_token(request.headers())
+    Ok(bearer_token(request.headers())?)
 }
 
 async fn principal_for(

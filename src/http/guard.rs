@@ -11,7 +11,7 @@ use axum::{
 use http::header::{HOST, ORIGIN};
 
 use super::AppState;
-use crate::{config::parse_origin, error::ApiError};
+use super::{ApiError, parse_origin};
 
 /// Resolved allow-lists.
 #[derive(Debug, Clone)]

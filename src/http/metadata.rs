@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::config::PublicUrls;
+use super::PublicUrls;
 
 #[derive(Debug, Serialize)]
 pub struct ProtectedResourceMetadata {

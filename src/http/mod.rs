@@ -3,6 +3,8 @@
 
 pub mod authn;
 pub mod challenge;
+mod config;
+mod error;
 pub mod guard;
 pub mod health;
 pub mod metadata;
@@ -36,11 +38,13 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::{KeyStore, TokenVerifier},
-    config::{MCP_PATH, PublicUrls, Settings},
-    mcp::{BoxMcp, ToolPolicy},
+    auth::{KeyStore, Principal, TokenVerifier},
+    authz::Authorizer,
+    mcp::{BoxMcp, ToolPolicy, tools::BoxContext},
 };
 use challenge::Challenge;
+pub use config::{HttpConfig, MCP_PATH, PublicUrls, SessionConfig, parse_origin};
+pub use error::ApiError;
 use guard::RequestGuard;
 use sessions::{SESSION_HEADER, SessionBindings};
 
@@ -56,34 +60,37 @@ pub struct AppState {
     /// Scope checks with the configured hierarchy.
     pub scope_check: scopes::ScopeCheck,
     pub max_body_bytes: usize,
+    /// Serve MCP without sessions (`stateless`).
+    pub stateless: bool,
+    /// A session unused for this long is closed (`session.idle_timeout`).
+    pub session_idle_timeout: std::time::Duration,
     pub sessions: SessionBindings,
     /// The tool policy (hot-reloaded).
-    pub authorizer: Arc<crate::authz::Authorizer>,
+    pub authorizer: Arc<Authorizer>,
     /// The Box client and broker, shared by every MCP session.
-    pub box_context: Option<Arc<crate::tools::BoxContext>>,
+    pub box_context: Option<Arc<BoxContext>>,
     /// The RFC 9728 document, serialised once.
     pub metadata_json: Bytes,
     /// Benchmark builds only (`auth.insecure_disabled`): every request acts as
     /// this principal, with no token, scope check or tool policy. `None` in every
     /// real deployment (configuration refuses the switch elsewhere).
-    pub unauthenticated: Option<Arc<crate::auth::Principal>>,
+    pub unauthenticated: Option<Arc<Principal>>,
 }
 
-pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationToken) -> Router {
-    let raw = &settings.raw;
+pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let mut mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own guard, before authentication.
         .disable_allowed_hosts()
         .disable_allowed_origins()
-        .with_max_request_body_bytes(raw.http.max_body_bytes)
+        .with_max_request_body_bytes(state.max_body_bytes)
         .with_cancellation_token(shutdown);
-    if raw.stateless {
+    if state.stateless {
         mcp_config = mcp_config
             .with_legacy_session_mode(false)
             .with_json_response(true);
     }
     let mut session_manager = LocalSessionManager::default();
-    session_manager.session_config.keep_alive = Some(raw.session.idle_timeout);
+    session_manager.session_config.keep_alive = Some(state.session_idle_timeout);
     let mcp_service = StreamableHttpService::new(
         {
             let box_context = state.box_context.clone();
@@ -99,7 +106,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
     );
 
     let mut mcp = Router::new().route_service(MCP_PATH, mcp_service);
-    if !raw.stateless {
+    if !state.stateless {
         mcp = mcp.layer(from_fn_with_state(state.clone(), sessions::bind_session));
     }
     let mcp = mcp
@@ -108,7 +115,7 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
             tool_scopes::require_tool_scopes,
         ))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
-        .layer(RequestBodyLimitLayer::new(raw.http.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
         .layer(mcp_cors(&state))
         .layer(from_fn_with_state(state.clone(), guard::check_origin))
         // DNS rebinding protection where it matters. Health probes (which send a
@@ -152,13 +159,9 @@ pub fn router(state: Arc<AppState>, settings: &Settings, shutdown: CancellationT
 
 impl AppState {
     /// Whether the policy lets `principal` use `tool`.
-    pub fn may_use(
-        &self,
-        principal: &crate::auth::Principal,
-        tool: &crate::tools::BoxTool,
-    ) -> bool {
+    pub fn may_use(&self, principal: &Principal, tool: &crate::mcp::tools::BoxTool) -> bool {
         self.authorizer
-            .decide(principal, tool.name, tool.effect)
+            .decide(principal, tool.name, tool.action)
             .allowed
     }
 }

@@ -5,11 +5,9 @@ use axum::{extract::Request, middleware::Next, response::Response};
 use http::{HeaderName, HeaderValue};
 use tracing::Span;
 
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use crate::telemetry::RequestId;
 
-/// The id of the current request, as put into the request extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 pub async fn assign(mut request: Request, next: Next) -> Response {
     let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
@@ -27,7 +25,7 @@ pub fn make_span(request: &Request) -> Span {
     let id = request
         .extensions()
         .get::<RequestId>()
-        .and_then(|r| r.0.to_str().ok())
+        .and_then(RequestId::as_str)
         .unwrap_or("-");
     tracing::info_span!(
         "request",

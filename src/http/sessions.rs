@@ -13,8 +13,9 @@ use axum::{
 use http::Method;
 use moka::sync::Cache;
 
+use super::ApiError;
 use super::AppState;
-use crate::{auth::Principal, error::ApiError};
+use crate::auth::Principal;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 

@@ -18,9 +18,8 @@ use axum::{
 use http::Method;
 use serde::Deserialize;
 
-use super::AppState;
-use super::request_id::RequestId;
-use crate::{audit::AuditEvent, auth::Principal, error::ApiError, tools::catalog};
+use super::{ApiError, AppState};
+use crate::{audit::AuditEvent, auth::Principal, mcp::tools::catalog, telemetry::RequestId};
 
 /// The two fields of a JSON-RPC request this gate needs; everything else is skipped.
 #[derive(Deserialize)]
@@ -65,7 +64,7 @@ pub async fn require_tool_scopes(
     if let Some(tool) = called_tool(&bytes).as_deref().and_then(catalog::find)
         && state.may_use(&principal, tool)
     {
-        let needed = catalog::oauth_scopes(tool.effect);
+        let needed = catalog::oauth_scopes(tool.action);
         if !state.scope_check.all(&principal, needed) {
             tracing::info!(
                 code = "insufficient_scope",
@@ -76,7 +75,7 @@ pub async fn require_tool_scopes(
             audit.request_id = parts
                 .extensions
                 .get::<RequestId>()
-                .and_then(|id| id.0.to_str().ok());
+                .and_then(RequestId::as_str);
             audit.decision = "insufficient_scope";
             audit.scopes_checked = needed;
             audit.outcome = "refused";

@@ -1,7 +1,9 @@
-//! The MCP server: protocol handling by rmcp, tools from [`crate::tools`].
+//! The MCP server: protocol handling by rmcp, and the tools it serves ([`tools`]).
 //!
 //! `list_tools` and `call_tool` are written out (not generated) because they are
 //! where the per-caller tool policy applies.
+
+pub mod tools;
 
 use std::sync::Arc;
 
@@ -21,9 +23,9 @@ use crate::{
     audit::AuditEvent,
     auth::Principal,
     authz::{Authorizer, Decision},
-    http::request_id::RequestId,
-    tools::{BoxContext, catalog},
+    telemetry::RequestId,
 };
+use tools::{BoxContext, catalog};
 
 const INSTRUCTIONS: &str = "Tools over a Box enterprise. Every call acts as the signed-in \
 user; `whoami` shows who the server thinks you are.";
@@ -40,9 +42,9 @@ pub enum ToolPolicy {
 
 impl ToolPolicy {
     /// The decision for `caller` on `tool`; `Unenforced` allows without a rule.
-    fn decide(&self, caller: &Principal, tool: &crate::tools::BoxTool) -> Decision {
+    fn decide(&self, caller: &Principal, tool: &tools::BoxTool) -> Decision {
         match self {
-            Self::Enforced(authorizer) => authorizer.decide(caller, tool.name, tool.effect),
+            Self::Enforced(authorizer) => authorizer.decide(caller, tool.name, tool.action),
             Self::Unenforced => Decision {
                 allowed: true,
                 rule: None,
@@ -69,7 +71,7 @@ impl BoxMcp {
     /// The server for HTTP: each request's principal comes from its token.
     pub fn for_http(box_context: Option<Arc<BoxContext>>, policy: ToolPolicy) -> Self {
         Self {
-            tools: crate::tools::router(),
+            tools: tools::router(),
             local_principal: None,
             box_context,
             policy,
@@ -83,7 +85,7 @@ impl BoxMcp {
         authorizer: Arc<Authorizer>,
     ) -> Self {
         Self {
-            tools: crate::tools::router(),
+            tools: tools::router(),
             local_principal: Some(Arc::new(principal)),
             box_context,
             policy: ToolPolicy::Enforced(authorizer),
@@ -133,7 +135,7 @@ impl ServerHandler for BoxMcp {
                     .into_iter()
                     .filter(|tool| {
                         catalog::find(&tool.name)
-                            .is_some_and(|t| decisions.allows(t.name, t.effect))
+                            .is_some_and(|t| decisions.allows(t.name, t.action))
                     })
                     .collect()
             }
@@ -162,7 +164,7 @@ impl ServerHandler for BoxMcp {
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<RequestId>())
-            .and_then(|id| id.0.to_str().ok().map(str::to_owned));
+            .and_then(|id| id.as_str().map(str::to_owned));
         let name = request.name.to_string();
         let argument_names: Vec<String> = request
             .arguments
@@ -175,7 +177,7 @@ impl ServerHandler for BoxMcp {
 
         let declared = catalog::find(&name);
         let decision = declared.map(|t| self.policy.decide(&caller, t));
-        audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.effect));
+        audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.action));
         audit.rule = decision.as_ref().and_then(|d| d.rule.as_deref());
         if !decision.as_ref().is_some_and(|d| d.allowed) {
             // Exactly what the router answers for a tool that does not exist, so a
@@ -193,7 +195,7 @@ impl ServerHandler for BoxMcp {
             .tools
             .call(ToolCallContext::new(self, request, context))
             .await
-            .map(crate::tools::structure_argument_error);
+            .map(tools::structure_argument_error);
         let outcome = match &result {
             Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => format!(
                 "error:{}",

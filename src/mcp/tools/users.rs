@@ -4,13 +4,14 @@ use rmcp::{
     ErrorData, RoleServer, model::CallToolResult, service::RequestContext, tool, tool_router,
 };
 
-use super::{BoxTool, Effect, Outcome, respond};
+use super::{BoxTool, Outcome, respond};
+use crate::authz::Action;
 use crate::mcp::BoxMcp;
 
 pub const BOX_WHOAMI: BoxTool = BoxTool {
     name: "box_whoami",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 
 #[tool_router(router = users_router, vis = "pub(crate)")]

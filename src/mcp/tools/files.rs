@@ -9,44 +9,45 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, items::update_of, respond};
+use super::{BoxTool, Outcome, ToolError, args, items::update_of, respond};
+use crate::authz::Action;
 use crate::{box_api::ItemKind, broker::BoxItem, mcp::BoxMcp};
 
 pub const BOX_FILE_GET: BoxTool = BoxTool {
     name: "box_file_get",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_FILE_READ_TEXT: BoxTool = BoxTool {
     name: "box_file_read_text",
     // item_preview: the file's info and representations; item_download: the text.
     scopes: &["item_download", "item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_FILE_DOWNLOAD: BoxTool = BoxTool {
     name: "box_file_download",
     scopes: &["item_download"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_FILE_UPLOAD: BoxTool = BoxTool {
     name: "box_file_upload",
     scopes: &["item_upload"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FILE_UPDATE: BoxTool = BoxTool {
     name: "box_file_update",
     scopes: &["item_rename"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FILE_COPY: BoxTool = BoxTool {
     name: "box_file_copy",
     scopes: &["item_upload"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FILE_DELETE: BoxTool = BoxTool {
     name: "box_file_delete",
     scopes: &["item_delete"],
-    effect: Effect::Delete,
+    action: Action::Delete,
 };
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -6,10 +6,13 @@ use std::{fs::OpenOptions, sync::Mutex};
 use anyhow::Context;
 use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
 
-use crate::{
-    audit,
-    config::{LogConfig, LogFormat},
-};
+use crate::audit;
+
+mod config;
+mod request_id;
+
+pub use config::{LogConfig, LogFormat};
+pub use request_id::RequestId;
 
 /// Where log lines go: stdout for the HTTP server, stderr over stdio (where stdout
 /// carries the protocol).

@@ -7,23 +7,24 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, respond};
+use super::{BoxTool, Outcome, ToolError, args, respond};
+use crate::authz::Action;
 use crate::{broker::BoxItem, mcp::BoxMcp};
 
 pub const BOX_AI_ASK: BoxTool = BoxTool {
     name: "box_ai_ask",
     scopes: &["ai.readwrite", "item_download"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_AI_EXTRACT: BoxTool = BoxTool {
     name: "box_ai_extract",
     scopes: &["ai.readwrite", "item_download"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_AI_EXTRACT_STRUCTURED: BoxTool = BoxTool {
     name: "box_ai_extract_structured",
     scopes: &["ai.readwrite", "item_download"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 
 /// Box AI takes up to 25 files per request.

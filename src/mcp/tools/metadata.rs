@@ -7,29 +7,30 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, respond};
+use super::{BoxTool, Outcome, ToolError, args, respond};
+use crate::authz::Action;
 use crate::{broker::BoxItem, mcp::BoxMcp};
 
 pub const BOX_METADATA_TEMPLATES_LIST: BoxTool = BoxTool {
     name: "box_metadata_templates_list",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_METADATA_GET: BoxTool = BoxTool {
     name: "box_metadata_get",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_METADATA_SET: BoxTool = BoxTool {
     name: "box_metadata_set",
     // item_upload: create or patch; item_preview: read an existing instance to patch it.
     scopes: &["item_preview", "item_upload"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_METADATA_DELETE: BoxTool = BoxTool {
     name: "box_metadata_delete",
     scopes: &["item_upload"],
-    effect: Effect::Delete,
+    action: Action::Delete,
 };
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -1,4 +1,6 @@
-//! Error types, and the one place where they become HTTP responses.
+//! Why a request is refused, and the one place where refusals become HTTP
+//! responses. The errors of other modules (`auth`'s [`VerifyError`] and
+//! [`MalformedAuthorization`]) are mapped here.
 //!
 //! No message built here may contain a token, a secret or an Authorization value:
 //! every variant carries only fixed text or values the server itself derived.
@@ -10,34 +12,8 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{auth::TokenRejection, http::challenge::Challenge};
-
-/// An invalid configuration value; the message names the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration file {0} does not exist")]
-    FileMissing(String),
-    #[error("invalid value for `{key}`: {message}")]
-    Invalid { key: String, message: String },
-    #[error("{0}")]
-    Parse(String),
-}
-
-impl ConfigError {
-    pub fn invalid(key: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        Self::Invalid {
-            key: key.into(),
-            message: message.to_string(),
-        }
-    }
-
-    pub(crate) fn from_figment(error: figment::Error) -> Self {
-        // figment's own messages already name the offending key ("for key
-        // `default.auth.leeway`"); keep every error of the chain.
-        let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
-        Self::Parse(messages.join("; "))
-    }
-}
+use super::challenge::Challenge;
+use crate::auth::{MalformedAuthorization, TokenRejection, VerifyError};
 
 /// Why a request to the MCP endpoint is refused before it reaches MCP.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +38,21 @@ pub enum ApiError {
     SessionNotFound,
     #[error("the request body is larger than this server accepts")]
     BodyTooLarge,
+}
+
+impl From<MalformedAuthorization> for ApiError {
+    fn from(MalformedAuthorization(problem): MalformedAuthorization) -> Self {
+        Self::MalformedAuthorization(problem)
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Rejected(reason) => Self::InvalidToken(reason),
+            VerifyError::IdpUnavailable(reason) => Self::IdpUnavailable(reason),
+        }
+    }
 }
 
 impl ApiError {

@@ -14,6 +14,8 @@ pub(crate) mod files;
 pub(crate) mod folders;
 mod items;
 pub(crate) mod metadata;
+#[cfg(test)]
+mod policy_tests;
 pub(crate) mod search;
 pub(crate) mod sharing;
 pub(crate) mod users;
@@ -32,8 +34,9 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::Principal,
+    authz::Action,
     box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource, RetryPolicy},
-    broker::{BoxItem, Broker, BrokerError, ToolAccess},
+    broker::{BoxConfig, BoxItem, Broker, BrokerError, Plan, ToolAccess},
     mcp::BoxMcp,
 };
 
@@ -56,22 +59,13 @@ fn build_router() -> ToolRouter<BoxMcp> {
         + BoxMcp::ai_router()
 }
 
-/// What a tool does to Box content. Declared next to each tool, so policy and
-/// scopes cannot drift from what the tool does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Effect {
-    Read,
-    Write,
-    Delete,
-}
-
-/// A Box tool's declaration: the Box scopes its downscoped token holds, and its effect.
+/// A Box tool's declaration: the Box scopes its downscoped token holds, and its
+/// action (what it does to Box content, as the policy names it).
 #[derive(Debug, Clone, Copy)]
 pub struct BoxTool {
     pub name: &'static str,
     pub scopes: &'static [&'static str],
-    pub effect: Effect,
+    pub action: Action,
 }
 
 /// Size limits of the content tools.
@@ -103,12 +97,12 @@ pub struct BoxContext {
 }
 
 impl BoxContext {
-    /// Builds the Box client and broker from the configuration; `None` when Box
-    /// access is disabled (Box tools then answer that Box is not configured).
-    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Option<Arc<Self>>> {
-        let config = &settings.raw.r#box;
-        let broker =
-            Broker::new(config).map_err(|e| anyhow::anyhow!("Box credential broker: {e}"))?;
+    /// Builds the Box client and broker from `[box]` and the plan configuration
+    /// resolved from it; `None` when Box access is disabled (Box tools then answer
+    /// that Box is not configured).
+    pub fn new(config: &BoxConfig, plan: &Plan) -> anyhow::Result<Option<Arc<Self>>> {
+        let broker = Broker::from_plan(plan.clone())
+            .map_err(|e| anyhow::anyhow!("Box credential broker: {e}"))?;
         if !broker.is_enabled() {
             return Ok(None);
         }

@@ -2,15 +2,14 @@
 //! the Box scopes of its downscoped token, as declared next to its code. The
 //! policy and the OAuth scope gate read it, so neither can drift from the tools.
 
-use super::{
-    BoxTool, Effect, ai::*, files::*, folders::*, metadata::*, search::*, sharing::*, users::*,
-};
+use super::{BoxTool, ai::*, files::*, folders::*, metadata::*, search::*, sharing::*, users::*};
+use crate::authz::{Action, PolicyTool, ToolList};
 
 /// `whoami` touches no Box content.
 pub const WHOAMI: BoxTool = BoxTool {
     name: "whoami",
     scopes: &[],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 
 pub const ALL: &[&BoxTool] = &[
@@ -44,6 +43,13 @@ pub const ALL: &[&BoxTool] = &[
     &BOX_AI_EXTRACT_STRUCTURED,
 ];
 
+/// Every tool as the policy sees it (name and action), for the [`Authorizer`].
+///
+/// [`Authorizer`]: crate::authz::Authorizer
+pub fn policy_tools() -> ToolList {
+    ToolList::new(ALL.iter().map(|t| PolicyTool::new(t.name, t.action)))
+}
+
 /// The declaration of the tool called `name`.
 pub fn find(name: &str) -> Option<&'static BoxTool> {
     ALL.iter().copied().find(|t| t.name == name)
@@ -51,10 +57,10 @@ pub fn find(name: &str) -> Option<&'static BoxTool> {
 
 /// The OAuth scopes a call of a tool with this effect needs: every tool needs
 /// `mcp:tools`; tools that change data also need `box:write`.
-pub fn oauth_scopes(effect: Effect) -> &'static [&'static str] {
-    match effect {
-        Effect::Read => &["mcp:tools"],
-        Effect::Write | Effect::Delete => &["mcp:tools", "box:write"],
+pub fn oauth_scopes(action: Action) -> &'static [&'static str] {
+    match action {
+        Action::Read => &["mcp:tools"],
+        Action::Write | Action::Delete => &["mcp:tools", "box:write"],
     }
 }
 
@@ -87,13 +93,13 @@ mod tests {
                 .expect("every tool has annotations");
             assert_eq!(
                 a.read_only_hint,
-                Some(declared.effect == Effect::Read),
+                Some(declared.action == Action::Read),
                 "{}",
                 tool.name
             );
             assert_eq!(
                 a.destructive_hint,
-                Some(declared.effect == Effect::Delete),
+                Some(declared.action == Action::Delete),
                 "{}",
                 tool.name
             );

@@ -7,7 +7,8 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, respond};
+use super::{BoxTool, Outcome, ToolError, args, respond};
+use crate::authz::Action;
 use crate::{
     box_api::{ItemKind, sharing::CollaboratorRef},
     broker::BoxItem,
@@ -17,27 +18,27 @@ use crate::{
 pub const BOX_SHARED_LINK_SET: BoxTool = BoxTool {
     name: "box_shared_link_set",
     scopes: &["item_share"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_SHARED_LINK_REMOVE: BoxTool = BoxTool {
     name: "box_shared_link_remove",
     scopes: &["item_share"],
-    effect: Effect::Delete,
+    action: Action::Delete,
 };
 pub const BOX_COLLABORATIONS_LIST: BoxTool = BoxTool {
     name: "box_collaborations_list",
     scopes: &["item_share"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_COLLABORATION_ADD: BoxTool = BoxTool {
     name: "box_collaboration_add",
     scopes: &["item_share"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_COLLABORATION_REMOVE: BoxTool = BoxTool {
     name: "box_collaboration_remove",
     scopes: &["item_share"],
-    effect: Effect::Delete,
+    action: Action::Delete,
 };
 
 const ROLES: &[&str] = &[

@@ -6,13 +6,14 @@ use rmcp::{
 };
 use serde::Deserialize;
 
-use super::{BoxTool, Effect, Outcome, args, respond};
+use super::{BoxTool, Outcome, args, respond};
+use crate::authz::Action;
 use crate::{box_api::SearchQuery, mcp::BoxMcp};
 
 pub const BOX_SEARCH: BoxTool = BoxTool {
     name: "box_search",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -7,7 +7,8 @@ use rmcp::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{BoxTool, Effect, Outcome, ToolError, args, items::update_of, respond};
+use super::{BoxTool, Outcome, ToolError, args, items::update_of, respond};
+use crate::authz::Action;
 use crate::{
     box_api::{ItemKind, ListItems, models::Item},
     broker::BoxItem,
@@ -17,32 +18,32 @@ use crate::{
 pub const BOX_FOLDER_GET: BoxTool = BoxTool {
     name: "box_folder_get",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_FOLDER_LIST: BoxTool = BoxTool {
     name: "box_folder_list",
     scopes: &["item_preview"],
-    effect: Effect::Read,
+    action: Action::Read,
 };
 pub const BOX_FOLDER_CREATE: BoxTool = BoxTool {
     name: "box_folder_create",
     scopes: &["item_upload"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FOLDER_UPDATE: BoxTool = BoxTool {
     name: "box_folder_update",
     scopes: &["item_rename"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FOLDER_COPY: BoxTool = BoxTool {
     name: "box_folder_copy",
     scopes: &["item_upload"],
-    effect: Effect::Write,
+    action: Action::Write,
 };
 pub const BOX_FOLDER_DELETE: BoxTool = BoxTool {
     name: "box_folder_delete",
     scopes: &["item_delete"],
-    effect: Effect::Delete,
+    action: Action::Delete,
 };
 
 /// Most entries a recursive listing returns in all.

@@ -1,0 +1,207 @@
+//! Configuration: built-in defaults → TOML file → `BOX_MCP_*` environment variables.
+//!
+//! Nested keys use `__` in environment variables, e.g. `BOX_MCP_AUTH__ISSUER`.
+//! This module only layers the sources and composes the sections; each section
+//! lives in the module that uses it and checks its own values (`[auth]`,
+//! `[claims]` and `[stdio]` in [`crate::auth`], `[http]` and `[session]` in
+//! [`crate::http`], `[log]` in [`crate::telemetry`], `[box]` in
+//! [`crate::broker`], `[policy]` in [`crate::authz`]). Everything is validated
+//! once, at load, into a [`Settings`] value whose derived fields (listen
+//! address, algorithms, claim paths, the resolved `[box]` plan, …) the server
+//! reads; every file the configuration names is read once, there.
+
+use std::{net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use jsonwebtoken::Algorithm;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{
+    auth::{AuthConfig, ClaimPaths, ClaimsConfig, StdioConfig},
+    authz::PolicyConfig,
+    broker::{BoxConfig, Plan},
+    http::{HttpConfig, SessionConfig},
+    setting::{InvalidSetting, check_http_url},
+    telemetry::LogConfig,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// The raw configuration as written by the operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Socket address to listen on. Port 0 picks a free port.
+    pub listen: String,
+    /// Public base URL clients use, e.g. `https://mcp.example.com`. The canonical
+    /// resource URL (token audience) is this plus `/mcp`. Empty: derived from the
+    /// bound address (local use only).
+    pub public_base_url: String,
+    /// Human-readable name published in the protected resource metadata.
+    pub resource_name: String,
+    /// Serve MCP without sessions (for deployments behind a load balancer).
+    pub stateless: bool,
+    pub auth: AuthConfig,
+    pub claims: ClaimsConfig,
+    pub http: HttpConfig,
+    pub session: SessionConfig,
+    pub log: LogConfig,
+    pub stdio: StdioConfig,
+    /// `[box]`: how box-mcp gets its Box credentials (see [`BoxConfig`]).
+    pub r#box: BoxConfig,
+    /// `[policy]`: the tool policy (see [`PolicyConfig`] and `policies/README.md`).
+    pub policy: PolicyConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            public_base_url: String::new(),
+            resource_name: "box-mcp".into(),
+            stateless: false,
+            auth: AuthConfig::default(),
+            claims: ClaimsConfig::default(),
+            http: HttpConfig::default(),
+            session: SessionConfig::default(),
+            log: LogConfig::default(),
+            stdio: StdioConfig::default(),
+            r#box: BoxConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    FileMissing(String),
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("{0}")]
+    Parse(String),
+}
+
+impl ConfigError {
+    pub fn invalid(key: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        InvalidSetting::new(key, message).into()
+    }
+
+    fn from_figment(error: figment::Error) -> Self {
+        // figment's own messages already name the offending key ("for key
+        // `default.auth.leeway`"); keep every error of the chain.
+        let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+        Self::Parse(messages.join("; "))
+    }
+}
+
+impl From<InvalidSetting> for ConfigError {
+    fn from(InvalidSetting { key, message }: InvalidSetting) -> Self {
+        Self::Invalid { key, message }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then `BOX_MCP_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::FileMissing(path.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("BOX_MCP_")
+                .filter(|key| is_configuration_variable(key.as_str()))
+                .split("__"),
+        );
+        figment.extract().map_err(ConfigError::from_figment)
+    }
+}
+
+/// Variables that share our prefix but are not configuration: the config file
+/// path (read by the CLI) and the variables of the project's scripts. Anything
+/// else under `BOX_MCP_` must be a configuration key, so typos are errors.
+const NOT_CONFIGURATION: &[&str] = &[
+    "config",
+    "cache",
+    "resource_url",
+    "keycloak_client_secret",
+    "port",
+    "demo_with",
+];
+
+fn is_configuration_variable(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !NOT_CONFIGURATION.contains(&key.as_str()) && !key.starts_with("test_")
+}
+
+/// A validated configuration. Built only through [`Settings::from_config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub raw: Config,
+    pub listen: SocketAddr,
+    /// `None` when the base URL is derived from the bound address at start.
+    pub public_base_url: Option<Url>,
+    pub algorithms: Vec<Algorithm>,
+    pub claims: ClaimPaths,
+    pub scopes_supported: Vec<String>,
+    /// `[box]`, checked and resolved (JWT app and mapping files read, once).
+    pub box_plan: Plan,
+}
+
+impl Settings {
+    pub fn from_config(raw: Config) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::invalid("listen", e))?;
+
+        let public_base_url = if raw.public_base_url.trim().is_empty() {
+            None
+        } else {
+            let url = Url::parse(&raw.public_base_url)
+                .map_err(|e| ConfigError::invalid("public_base_url", e))?;
+            check_http_url(&url, "public_base_url")?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(ConfigError::invalid(
+                    "public_base_url",
+                    "must not have a query or fragment",
+                ));
+            }
+            Some(url)
+        };
+
+        raw.auth.validate(listen)?;
+        raw.http.validate()?;
+        raw.session.validate()?;
+        raw.log.validate()?;
+        let box_plan = raw.r#box.validate()?;
+        raw.policy.validate()?;
+
+        Ok(Self {
+            listen,
+            public_base_url,
+            algorithms: raw.auth.algorithms()?,
+            claims: raw.claims.resolve(),
+            scopes_supported: raw.auth.scopes_supported(),
+            box_plan,
+            raw,
+        })
+    }
+
+    /// The configuration as `config check` prints it. Secrets (`box.client_secret`,
+    /// `box.jwt_passphrase`) are written as `"[redacted]"` by their serializer, so
+    /// no rendering of the configuration can show them.
+    pub fn redacted_toml(&self) -> String {
+        toml::to_string_pretty(&self.raw)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}

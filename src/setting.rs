@@ -1,0 +1,120 @@
+//! The building blocks of configuration sections. Each section lives in the
+//! module that uses it (`auth`, `authz`, `broker`, `http`, `telemetry`) and
+//! checks its own values; this leaf module gives them one way to report a bad
+//! value ([`InvalidSetting`], naming the key) and the readers and checks they
+//! share. [`crate::config`] layers the sources and composes the sections.
+
+use std::fmt;
+
+use url::Url;
+
+/// A configuration value that cannot be used; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value for `{key}`: {message}")]
+pub struct InvalidSetting {
+    pub key: String,
+    pub message: String,
+}
+
+impl InvalidSetting {
+    pub fn new(key: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self {
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// `url` is an absolute `http` or `https` URL with a host.
+pub fn check_http_url(url: &Url, key: &'static str) -> Result<(), InvalidSetting> {
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(()),
+        _ => Err(InvalidSetting::new(key, "must be an absolute http(s) URL")),
+    }
+}
+
+/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Optional secrets: read as text (figment turns an all-digit environment value
+/// into a number: accept that too), and always written as `"[redacted]"`.
+pub mod secret_string {
+    use secrecy::SecretString;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        Ok(Option::<Raw>::deserialize(d)?.and_then(|raw| {
+            let text = match raw {
+                Raw::Text(s) => s,
+                Raw::Unsigned(n) => n.to_string(),
+                Raw::Signed(n) => n.to_string(),
+            };
+            (!text.is_empty()).then(|| SecretString::from(text))
+        }))
+    }
+
+    pub fn serialize_redacted<S: Serializer>(
+        value: &Option<SecretString>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(_) => s.serialize_some("[redacted]"),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Ids are strings, but figment parses environment values (`31000002` becomes a
+/// number): accept both and keep the digits as written.
+pub mod id_string {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+            Id::Text(s) => s,
+            Id::Unsigned(n) => n.to_string(),
+            Id::Signed(n) => n.to_string(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_tokens_follow_rfc_6749() {
+        assert!(is_scope_token("mcp:tools"));
+        assert!(!is_scope_token(""));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token("a\\b"));
+    }
+
+    #[test]
+    fn only_absolute_http_urls_pass() {
+        assert!(check_http_url(&Url::parse("https://h/x").unwrap(), "k").is_ok());
+        let err = check_http_url(&Url::parse("ftp://h").unwrap(), "k").unwrap_err();
+        assert_eq!(err.key, "k");
+    }
+}
