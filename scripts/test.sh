@@ -6,7 +6,7 @@
 # install and start what they need themselves. A missing prerequisite fails the run
 # with a message: nothing is skipped.
 #
-# Stages: format, lint, Keycloak (fetched and started with the bundled realm, stopped
+# Stages: format, structure (import cycles), lint, Keycloak (fetched and started with the bundled realm, stopped
 # on exit), Rust tests (unit, integration, and tests/keycloak.rs against that
 # Keycloak), e2e clients.
 #
@@ -24,6 +24,11 @@ die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
 
 echo "== format"
 cargo fmt --all -- --check
+
+echo "== structure"
+# No import cycles between the modules of either crate (scripts/check-cycles.py).
+python3 scripts/check-cycles.py --self-test
+python3 scripts/check-cycles.py src sandbox/src
 
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
