@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{ids, request_log::FaultApplied, state::AppState};
+use crate::ids;
 
 /// A fault to inject. Matches calls by method and path prefix; answers with
 /// `status` and/or delays by `latency_ms`.
@@ -166,7 +164,7 @@ fn default_code(status: u16, oauth: bool) -> &'static str {
 }
 
 /// The answer of a status fault, in the shape of the endpoint it hits.
-fn fault_response(path: &str, spec: &FaultSpec) -> Response {
+pub(crate) fn fault_response(path: &str, spec: &FaultSpec) -> Response {
     let status = spec
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())
@@ -205,26 +203,6 @@ fn fault_response(path: &str, spec: &FaultSpec) -> Response {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
-}
-
-/// Middleware: apply matching faults (never to control endpoints).
-pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    if path.starts_with("/_sandbox") {
-        return next.run(req).await;
-    }
-    let outcome = state.faults().take(req.method().as_str(), &path);
-    if !outcome.latency.is_zero() {
-        tokio::time::sleep(outcome.latency).await;
-    }
-    let mut response = match &outcome.respond {
-        Some((_, spec)) => fault_response(&path, spec),
-        None => next.run(req).await,
-    };
-    if let Some(id) = outcome.applied {
-        response.extensions_mut().insert(FaultApplied(id));
     }
     response
 }

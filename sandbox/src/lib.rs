@@ -19,6 +19,7 @@ pub mod downloads;
 pub mod error;
 pub mod faults;
 mod ids;
+mod middleware;
 mod oauth;
 mod paging;
 mod render;

@@ -7,19 +7,9 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use axum::{
-    extract::{Request, State},
-    middleware::Next,
-    response::Response,
-};
 use serde::Serialize;
 
-use crate::{
-    caller::{AS_USER, bearer},
-    clock,
-    state::AppState,
-    tokens::{Restriction, SubjectType, TokenKind},
-};
+use crate::tokens::{Restriction, SubjectType, TokenKind};
 
 /// Entries kept; older ones are dropped.
 const CAPACITY: usize = 10_000;
@@ -108,7 +98,7 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    fn push(&self, mut entry: LogEntry) {
+    pub(crate) fn push(&self, mut entry: LogEntry) {
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         guard.0 += 1;
         entry.seq = guard.0;
@@ -130,7 +120,7 @@ impl RequestLog {
     }
 }
 
-fn redact_query(query: Option<&str>) -> Option<String> {
+pub(crate) fn redact_query(query: Option<&str>) -> Option<String> {
     let query = query?;
     let pairs: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| {
@@ -143,69 +133,6 @@ fn redact_query(query: Option<&str>) -> Option<String> {
         })
         .collect();
     Some(pairs.join("&"))
-}
-
-fn token_info(state: &AppState, raw: &str, as_user: Option<String>) -> TokenInfo {
-    let tokens = state.tokens();
-    let valid = tokens.validate(raw).is_ok();
-    match tokens.peek(raw) {
-        Some(r) => TokenInfo {
-            fingerprint: r.fingerprint.clone(),
-            valid,
-            kind: Some(r.kind),
-            subject: Some(r.user.clone()),
-            subject_type: Some(r.subject_type),
-            scopes: r.scopes.iter().cloned().collect(),
-            restricted_to: r.restricted_to.clone(),
-            client_id: Some(r.client_id.clone()),
-            parent: r.parent.clone(),
-            as_user,
-        },
-        None => TokenInfo {
-            fingerprint: crate::tokens::fingerprint(raw),
-            valid: false,
-            kind: None,
-            subject: None,
-            subject_type: None,
-            scopes: Vec::new(),
-            restricted_to: None,
-            client_id: None,
-            parent: None,
-            as_user,
-        },
-    }
-}
-
-/// Middleware: record each call (except control endpoints) after it is answered.
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let path = req.uri().path().to_string();
-    if path.starts_with("/_sandbox") {
-        return next.run(req).await;
-    }
-    let method = req.method().to_string();
-    let query = redact_query(req.uri().query());
-    let as_user = req
-        .headers()
-        .get(AS_USER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let token = bearer(req.headers()).map(|raw| token_info(&state, raw, as_user.clone()));
-    let response = next.run(req).await;
-    state.log.push(LogEntry {
-        seq: 0,
-        at: clock::now(),
-        method,
-        path,
-        query,
-        status: response.status().as_u16(),
-        token,
-        as_user,
-        oauth: response.extensions().get::<OAuthInfo>().cloned(),
-        fault: response.extensions().get::<FaultApplied>().map(|f| f.0),
-        handled_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-    });
-    response
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use crate::{
     control,
     downloads::DownloadMode,
     error,
-    faults::{self, Fault, FaultError, FaultSpec},
-    oauth,
-    request_log::{self, LogEntry},
+    faults::{Fault, FaultError, FaultSpec},
+    middleware, oauth,
+    request_log::LogEntry,
     routes,
     seed::{Seed, SeedError, SeedSource},
     state::AppState,
@@ -77,8 +77,8 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(map_response(error::box_shaped))
-        .layer(from_fn_with_state(state.clone(), faults::inject))
-        .layer(from_fn_with_state(state.clone(), request_log::record))
+        .layer(from_fn_with_state(state.clone(), middleware::inject))
+        .layer(from_fn_with_state(state.clone(), middleware::record))
         .with_state(state)
 }
 

@@ -20,7 +20,7 @@ use axum::{
 
 use crate::{
     error::ApiError,
-    render::View,
+    render::{self, View},
     state::AppState,
     store::{Item, MetadataError, Store, StoreError},
 };
@@ -145,7 +145,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NameInvalid(m) => ApiError::item_name_invalid(m),
-            StoreError::NameInUse(conflict) => ApiError::item_name_in_use(vec![*conflict]),
+            StoreError::NameInUse(conflict) => {
+                ApiError::item_name_in_use(vec![render::mini(&conflict)])
+            }
             StoreError::FolderNotEmpty => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "folder_not_empty",

@@ -1,6 +1,6 @@
 //! Who may see and do what: owners, collaborators and their roles.
 
-use super::{Container, Item, Store};
+use super::{Item, Store};
 
 /// Collaboration roles, as Box names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,15 +136,6 @@ impl Store {
             .map(|c| c.role)
             .max_by_key(|r| r.rank());
         best.map(Access::Collaborator)
-    }
-
-    /// Access to a container: a user's own root is theirs.
-    pub fn container_access(&self, user: &str, container: &Container) -> Option<Access> {
-        match container {
-            Container::Root(owner) if owner == user => Some(Access::Owner),
-            Container::Root(_) => None,
-            Container::Folder(id) => self.access(user, id),
-        }
     }
 
     /// The folder `item` appears in for `user`: its parent if the user can see the

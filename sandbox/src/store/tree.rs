@@ -1,10 +1,9 @@
 //! The folder tree: creating, renaming, moving, copying and deleting items.
 
 use bytes::Bytes;
-use serde_json::Value;
 
 use super::{FileData, Item, ItemKind, SharedLink, Store};
-use crate::{clock, ids, render};
+use crate::{clock, ids};
 
 /// Where an item lives: a user's root folder (id `0` for that user) or a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +33,10 @@ impl Container {
 pub enum StoreError {
     #[error("{0}")]
     NameInvalid(String),
+    /// Carries the item that already holds the name; the API layer renders it
+    /// into the error's `conflicts` (the store does not know Box's JSON shapes).
     #[error("an item with the same name already exists")]
-    NameInUse(Box<Value>),
+    NameInUse(Box<Item>),
     #[error("the folder is not empty")]
     FolderNotEmpty,
     #[error("an item cannot be moved or copied into itself")]
@@ -106,7 +107,7 @@ impl Store {
         except: Option<&str>,
     ) -> Result<(), StoreError> {
         match self.name_clash(container, name, except) {
-            Some(other) => Err(StoreError::NameInUse(Box::new(render::mini(other)))),
+            Some(other) => Err(StoreError::NameInUse(Box::new(other.clone()))),
             None => Ok(()),
         }
     }
