@@ -11,8 +11,8 @@ use url::{Url, form_urlencoded};
 use super::{
     Subject,
     error::BrokerError,
-    http::{Call, HttpClient, Outbound},
     jwt::JwtApp,
+    token_endpoint::{Call, Outbound, TokenEndpointClient},
 };
 
 /// A token as the token endpoint gave it. `Debug` shows no token.
@@ -35,7 +35,7 @@ pub(crate) trait ParentGrant: Send + Sync {
 
     fn fetch<'a>(
         &'a self,
-        http: &'a HttpClient,
+        http: &'a TokenEndpointClient,
         token_url: &'a Url,
         subject: &'a Subject,
     ) -> BoxFuture<'a, Result<TokenAnswer, BrokerError>>;
@@ -54,7 +54,7 @@ impl ParentGrant for ClientCredentials {
 
     fn fetch<'a>(
         &'a self,
-        http: &'a HttpClient,
+        http: &'a TokenEndpointClient,
         token_url: &'a Url,
         subject: &'a Subject,
     ) -> BoxFuture<'a, Result<TokenAnswer, BrokerError>> {
@@ -91,7 +91,7 @@ impl ParentGrant for JwtBearer {
 
     fn fetch<'a>(
         &'a self,
-        http: &'a HttpClient,
+        http: &'a TokenEndpointClient,
         token_url: &'a Url,
         subject: &'a Subject,
     ) -> BoxFuture<'a, Result<TokenAnswer, BrokerError>> {
@@ -119,7 +119,7 @@ impl ParentGrant for JwtBearer {
 /// RFC 8693 at Box's token endpoint: a token holding only `scope` (and, with
 /// `resource`, only that item) from the parent.
 pub(crate) async fn exchange(
-    http: &HttpClient,
+    http: &TokenEndpointClient,
     token_url: &Url,
     parent: &SecretString,
     scope: &str,

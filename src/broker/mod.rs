@@ -29,10 +29,10 @@ mod cache;
 mod config;
 mod error;
 mod grant;
-mod http;
 mod jwt;
 mod mapping;
 mod plan;
+mod token_endpoint;
 
 use std::{fmt, sync::Arc, time::Instant};
 
@@ -49,8 +49,8 @@ pub use plan::Plan;
 use self::{
     cache::{IssuedToken, Key},
     grant::{ClientCredentials, JwtBearer, ParentGrant},
-    http::{Call, HttpClient, Outbound},
     plan::{GrantPlan, MappingPlan, ModePlan},
+    token_endpoint::{Call, Outbound, TokenEndpointClient},
 };
 use crate::{auth::Principal, setting::is_scope_token};
 
@@ -137,7 +137,7 @@ struct Inner {
     api_base: String,
     token_url: Url,
     expiry_margin: std::time::Duration,
-    http: HttpClient,
+    http: TokenEndpointClient,
     parents: Cache<Key, Arc<IssuedToken>>,
     downscoped: Cache<Key, Arc<IssuedToken>>,
     users_by_email: Cache<Key, Option<String>>,
@@ -199,7 +199,7 @@ impl Broker {
                 api_base: plan.api_base,
                 token_url: plan.token_url,
                 expiry_margin: plan.expiry_margin,
-                http: HttpClient::new(plan.retry)?,
+                http: TokenEndpointClient::new(plan.retry)?,
                 parents: cache::token_cache(plan.cache_capacity),
                 downscoped: cache::token_cache(plan.cache_capacity),
                 users_by_email: cache::lookup_cache(plan.cache_capacity, plan.user_lookup_ttl),

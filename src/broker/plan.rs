@@ -8,7 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
-use super::{error::BrokerError, http::RetryPolicy, is_box_id, jwt::JwtApp, mapping::MappingFile};
+use super::{
+    error::BrokerError, is_box_id, jwt::JwtApp, mapping::MappingFile, token_endpoint::RetryPolicy,
+};
 
 /// How the parent token is obtained.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
-//! The broker's HTTP calls: token endpoint form POSTs and the two Box API reads
-//! it makes itself. Bounded like every outbound call of the server: no
+//! The Box token endpoint client of the broker: token endpoint form POSTs, and the
+//! two Box API reads the broker makes itself (user lookup by email, `/users/me`).
+//!
+//! Bounded like every outbound call of the server: no
 //! redirects, connect and total timeouts, a body size cap; and retried on 429,
 //! 5xx and connection errors with exponential backoff that honours
 //! `Retry-After`, bounded in attempts and in total time. Other 4xx answers are
@@ -83,7 +85,7 @@ pub(crate) enum Outbound {
 }
 
 #[derive(Clone)]
-pub(crate) struct HttpClient {
+pub(crate) struct TokenEndpointClient {
     http: reqwest::Client,
     retry: RetryPolicy,
 }
@@ -94,7 +96,7 @@ enum Failure {
     Connect(String),
 }
 
-impl HttpClient {
+impl TokenEndpointClient {
     pub fn new(retry: RetryPolicy) -> Result<Self, BrokerError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
