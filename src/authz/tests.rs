@@ -43,7 +43,8 @@ fn tools() -> ToolList {
     )
 }
 
-fn shipped(file: &str) -> PathBuf {
+/// A file of the shipped policy (`policies/`).
+pub(crate) fn shipped(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("policies")
         .join(file)
@@ -74,7 +75,9 @@ fn with_files(model: &str, policy: &str) -> (TempDir, Result<Arc<Authorizer>, Po
     (dir, a)
 }
 
-fn principal(roles: &[&str], groups: &[&str], username: Option<&str>) -> Principal {
+/// A caller with these roles, groups and username (also used by the shipped-policy
+/// tests in `crate::mcp::tools::policy_tests`).
+pub(crate) fn principal(roles: &[&str], groups: &[&str], username: Option<&str>) -> Principal {
     Principal {
         issuer: "https://idp".into(),
         subject: "3f1c-subject".into(),

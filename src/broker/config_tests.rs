@@ -7,7 +7,7 @@ use super::{
     jwt::tests::{app_json, box_style_encrypted_pem},
 };
 
-fn ccg() -> BoxConfig {
+pub(crate) fn ccg() -> BoxConfig {
     BoxConfig {
         mode: BoxMode::Service,
         auth: BoxAuth::Ccg,
@@ -23,18 +23,18 @@ fn invalid_key(c: &BoxConfig) -> String {
 }
 
 /// A file named `name` holding `content`; removed (with its directory) on drop.
-struct TempFile {
+pub(crate) struct TempFile {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
 }
 
 impl TempFile {
-    fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.path
     }
 }
 
-fn temp_file(name: &str, content: &str) -> TempFile {
+pub(crate) fn temp_file(name: &str, content: &str) -> TempFile {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::File::create(&path)

@@ -590,4 +590,4 @@ fn parse_json<T: serde::de::DeserializeOwned>(call: Call, body: &[u8]) -> Result
 }
 
 #[cfg(test)]
-mod config_tests;
+pub(crate) mod config_tests;

@@ -2,12 +2,13 @@
 //! errors, the benchmark switch, and the `[box]` section through `Settings`
 //! (what `config check` prints). Each section's own checks are tested next to it.
 
-use std::io::Write;
-
 use super::*;
 use crate::{
     auth::INSECURE_NO_AUTH_BUILD,
-    broker::{BoxAuth, BoxMode, BoxPerUserToken, BoxUserMapping},
+    broker::{
+        BoxMode, BoxPerUserToken, BoxUserMapping,
+        config_tests::{ccg, temp_file},
+    },
 };
 
 fn settings_with(f: impl FnOnce(&mut Config)) -> Result<Settings, ConfigError> {
@@ -88,29 +89,6 @@ fn the_benchmark_switch_is_not_printed_when_off() {
     assert!(!printed.contains("insecure_disabled"), "{printed}");
 }
 
-/// A `[box]` section for the Client Credentials Grant in service mode.
-fn ccg() -> BoxConfig {
-    BoxConfig {
-        mode: BoxMode::Service,
-        auth: BoxAuth::Ccg,
-        client_id: Some("cid".into()),
-        client_secret: Some("very-secret-value".into()),
-        enterprise_id: Some("1100000".into()),
-        ..Default::default()
-    }
-}
-
-/// A file named `name` holding `content`, removed on drop.
-fn temp_file(name: &str, content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(content.as_bytes())
-        .unwrap();
-    (dir, path)
-}
-
 #[test]
 fn settings_refuse_a_bad_box_section_naming_the_key() {
     let mut raw = Config::default();
@@ -154,7 +132,7 @@ timeout = "3s"
 expiry_margin = "2m"
 "#,
     );
-    let raw = Config::load(Some(&file.1)).unwrap();
+    let raw = Config::load(Some(file.path())).unwrap();
     let c = &raw.r#box;
     assert_eq!(c.mode, BoxMode::PerUser);
     assert_eq!(c.client_id.as_deref(), Some("123456"));
@@ -172,6 +150,6 @@ expiry_margin = "2m"
 #[test]
 fn unknown_box_keys_are_refused() {
     let file = temp_file("box-mcp.toml", "[box]\nclient_secrte = \"x\"\n");
-    let err = Config::load(Some(&file.1)).unwrap_err().to_string();
+    let err = Config::load(Some(file.path())).unwrap_err().to_string();
     assert!(err.contains("client_secrte"), "{err}");
 }

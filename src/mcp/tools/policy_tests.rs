@@ -3,22 +3,16 @@
 //! the shipped table of expected decisions. (The policy engine's own tests are
 //! in `crate::authz`.)
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use super::catalog;
 use crate::{
     auth::Principal,
-    authz::{Action, Authorizer, principal_subjects, run_table},
+    authz::{
+        Action, Authorizer, principal_subjects, run_table,
+        tests::{principal, shipped},
+    },
 };
-
-fn shipped(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("policies")
-        .join(file)
-}
 
 fn shipped_authorizer() -> Arc<Authorizer> {
     Authorizer::load(
@@ -28,21 +22,6 @@ fn shipped_authorizer() -> Arc<Authorizer> {
         catalog::policy_tools(),
     )
     .unwrap()
-}
-
-fn principal(roles: &[&str], groups: &[&str], username: Option<&str>) -> Principal {
-    Principal {
-        issuer: "https://idp".into(),
-        subject: "3f1c-subject".into(),
-        username: username.map(String::from),
-        email: None,
-        client_id: None,
-        roles: roles.iter().map(|s| s.to_string()).collect(),
-        groups: groups.iter().map(|s| s.to_string()).collect(),
-        scopes: vec!["mcp:tools".into()],
-        box_user_id: None,
-        valid_until: 0,
-    }
 }
 
 #[test]
