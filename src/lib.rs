@@ -12,6 +12,7 @@ pub mod broker;
 pub mod config;
 pub mod http;
 pub mod mcp;
+pub mod retry;
 pub mod server;
 pub mod setting;
 pub mod stdio;

@@ -6,16 +6,13 @@
 use std::{future::Future, time::Duration};
 
 use bytes::Bytes;
-use reqwest::{
-    Method, StatusCode,
-    header::{HeaderMap, HeaderValue, RETRY_AFTER},
-};
+use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 use url::Url;
 
 use super::BoxError;
+use crate::retry::{self, Attempts, RetryPolicy, retry_after};
 
 /// What a call is authorised with: a Box access token and, for a service token
 /// acting for a user, that user's id for the `As-User` header.
@@ -37,29 +34,6 @@ pub struct BoxEndpoints {
     pub api: Url,
     /// e.g. `https://upload.box.com/api/2.0`
     pub upload: Url,
-}
-
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// No retry starts after this much time since the first attempt.
-    pub max_elapsed: Duration,
-    /// First backoff delay; doubles per attempt.
-    pub base_delay: Duration,
-    /// Longest single wait, also for a `Retry-After` Box asks for.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            max_elapsed: Duration::from_secs(20),
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-        }
-    }
 }
 
 /// The body of a request, rebuilt for each attempt.
@@ -150,6 +124,8 @@ pub struct BoxClient {
     http: reqwest::Client,
     pub(crate) endpoints: BoxEndpoints,
     retry: RetryPolicy,
+    /// Timeout of one attempt (also bounded by what is left of the retry budget).
+    timeout: Duration,
 }
 
 impl BoxClient {
@@ -171,6 +147,7 @@ impl BoxClient {
             http,
             endpoints,
             retry,
+            timeout,
         })
     }
 
@@ -199,13 +176,14 @@ impl BoxClient {
         request: Request,
         max_bytes: u64,
     ) -> Result<Answer, BoxError> {
-        let started = Instant::now();
+        let mut attempts = Attempts::new(&self.retry);
         let mut bearer = creds.bearer(false).await?;
         let mut renewed = false;
-        let mut attempt = 0u32;
         loop {
-            attempt += 1;
-            let outcome = self.send_once(&bearer, &request, max_bytes).await;
+            let Some(left) = attempts.start() else {
+                return Err(BoxError::Timeout);
+            };
+            let outcome = self.send_once(&bearer, &request, max_bytes, left).await;
             let wait = match outcome {
                 Ok(answer) if answer.status.is_success() || answer.status == StatusCode::FOUND => {
                     return Ok(answer);
@@ -214,53 +192,43 @@ impl BoxClient {
                     // One re-mint: the cached token may have been revoked early.
                     renewed = true;
                     bearer = creds.bearer(true).await?;
-                    Some(Duration::ZERO)
+                    Duration::ZERO
                 }
                 Ok(answer) if is_retryable(answer.status) => {
-                    let wait =
-                        retry_after(&answer.headers).unwrap_or_else(|| self.backoff(attempt));
-                    if !self.may_retry(attempt, started, wait) {
-                        return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
+                    match attempts.next_wait(retry_after(&answer.headers)) {
+                        Ok(wait) => {
+                            tracing::info!(
+                                status = answer.status.as_u16(),
+                                attempt = attempts.made(),
+                                ?wait,
+                                "Box asked to retry"
+                            );
+                            wait
+                        }
+                        Err(_) => {
+                            return Err(BoxError::from_status(
+                                answer.status.as_u16(),
+                                &answer.body,
+                            ));
+                        }
                     }
-                    tracing::info!(
-                        status = answer.status.as_u16(),
-                        attempt,
-                        ?wait,
-                        "Box asked to retry"
-                    );
-                    Some(wait)
                 }
                 Ok(answer) => {
                     return Err(BoxError::from_status(answer.status.as_u16(), &answer.body));
                 }
                 Err(error @ (BoxError::Transport(_) | BoxError::Timeout)) => {
-                    let wait = self.backoff(attempt);
-                    if !self.may_retry(attempt, started, wait) {
-                        return Err(error);
+                    match attempts.next_wait(None) {
+                        Ok(wait) => {
+                            tracing::info!(%error, attempt = attempts.made(), ?wait, "Box call failed; retrying");
+                            wait
+                        }
+                        Err(_) => return Err(error),
                     }
-                    tracing::info!(%error, attempt, ?wait, "Box call failed; retrying");
-                    Some(wait)
                 }
                 Err(error) => return Err(error),
             };
-            if let Some(wait) = wait {
-                tokio::time::sleep(wait).await;
-            }
+            tokio::time::sleep(wait).await;
         }
-    }
-
-    fn may_retry(&self, attempt: u32, started: Instant, wait: Duration) -> bool {
-        attempt < self.retry.max_attempts
-            && wait <= self.retry.max_delay
-            && started.elapsed() + wait <= self.retry.max_elapsed
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.retry
-            .base_delay
-            .saturating_mul(factor)
-            .min(self.retry.max_delay)
     }
 
     async fn send_once(
@@ -268,10 +236,12 @@ impl BoxClient {
         bearer: &Bearer,
         request: &Request,
         max_bytes: u64,
+        time_left: Duration,
     ) -> Result<Answer, BoxError> {
         let mut builder = self
             .http
             .request(request.method.clone(), request.url.clone())
+            .timeout(self.timeout.min(time_left))
             .bearer_auth(bearer.token.expose_secret());
         if let Some(user) = &bearer.as_user {
             builder = builder.header("As-User", user);
@@ -361,19 +331,9 @@ async fn read_answer(
     })
 }
 
+/// Transient answers, and 202: a download's content is not ready yet.
 fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::ACCEPTED // content not ready yet (downloads)
-        || matches!(status.as_u16(), 500 | 502 | 503 | 504)
-}
-
-/// `Retry-After` in seconds (Box sends seconds).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    status == StatusCode::ACCEPTED || retry::is_transient(status)
 }
 
 fn join(base: &Url, segments: &[&str]) -> Url {
@@ -405,25 +365,5 @@ mod tests {
             join(&slash, &["users", "me"]).as_str(),
             "http://127.0.0.1:9/2.0/users/me"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let client = BoxClient::new(
-            BoxEndpoints {
-                api: Url::parse("http://127.0.0.1:9/2.0").unwrap(),
-                upload: Url::parse("http://127.0.0.1:9/api/2.0").unwrap(),
-            },
-            RetryPolicy {
-                max_attempts: 10,
-                max_elapsed: Duration::from_secs(60),
-                base_delay: Duration::from_millis(100),
-                max_delay: Duration::from_millis(350),
-            },
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let delays: Vec<u128> = (1..=4).map(|a| client.backoff(a).as_millis()).collect();
-        assert_eq!(delays, vec![100, 200, 350, 350]);
     }
 }

@@ -6,6 +6,7 @@ mod ai;
 mod client;
 mod content;
 mod error;
+mod id;
 mod items;
 mod metadata;
 pub mod models;
@@ -13,8 +14,9 @@ mod search;
 pub mod sharing;
 mod users;
 
-pub use client::{Bearer, BoxClient, BoxEndpoints, CredentialSource, RetryPolicy};
+pub use client::{Bearer, BoxClient, BoxEndpoints, CredentialSource};
 pub use error::BoxError;
+pub use id::{BoxId, InvalidBoxId};
 pub use items::{ItemKind, ItemUpdate, ListItems};
 pub use search::SearchQuery;
 

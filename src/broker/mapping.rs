@@ -19,8 +19,8 @@ use std::{collections::HashMap, path::Path};
 
 use serde::Deserialize;
 
-use super::{error::BrokerError, is_box_id};
-use crate::auth::Principal;
+use super::error::BrokerError;
+use crate::{auth::Principal, box_api::BoxId};
 
 const KEY: &str = "box.mapping_file";
 
@@ -81,7 +81,7 @@ impl MappingFile {
             map.into_iter()
                 .map(|(who, id)| {
                     let id = id.into_string();
-                    if !is_box_id(&id) {
+                    if !BoxId::is_valid(&id) {
                         return Err(format!(
                             "{table}.{who:?} = {id:?} is not a Box user id (digits)"
                         ));

@@ -52,7 +52,7 @@ use self::{
     plan::{GrantPlan, MappingPlan, ModePlan},
     token_endpoint::{Call, Outbound, TokenEndpointClient},
 };
-use crate::{auth::Principal, setting::is_scope_token};
+use crate::{auth::Principal, box_api::BoxId, setting::is_scope_token};
 
 /// What a tool needs from Box: its scopes and, when it targets one item, that item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,11 +117,6 @@ impl Subject {
             Self::Enterprise(id) | Self::User(id) => id,
         }
     }
-}
-
-/// Box ids (users, enterprises, files, folders) are decimal digits.
-pub(crate) fn is_box_id(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The credential broker. Cheap to clone: one shared state inside.
@@ -199,7 +194,7 @@ impl Broker {
                 api_base: plan.api_base,
                 token_url: plan.token_url,
                 expiry_margin: plan.expiry_margin,
-                http: TokenEndpointClient::new(plan.retry)?,
+                http: TokenEndpointClient::new(plan.token_retry, plan.timeout)?,
                 parents: cache::token_cache(plan.cache_capacity),
                 downscoped: cache::token_cache(plan.cache_capacity),
                 users_by_email: cache::lookup_cache(plan.cache_capacity, plan.user_lookup_ttl),
@@ -297,7 +292,7 @@ impl Broker {
                     BoxItem::File(id) => ("files", id),
                     BoxItem::Folder(id) => ("folders", id),
                 };
-                if !is_box_id(id) {
+                if !BoxId::is_valid(id) {
                     return Err(BrokerError::InvalidRequest {
                         reason: format!("{id:?} is not a Box {} id", &kind[..kind.len() - 1]),
                     });
@@ -345,7 +340,7 @@ impl Broker {
         let subject = caller.subject.as_str();
         match mapping {
             MappingPlan::Claim => match caller.box_user_id.as_deref() {
-                Some(id) if is_box_id(id) => Ok(id.to_string()),
+                Some(id) if BoxId::is_valid(id) => Ok(id.to_string()),
                 Some(id) => Err(BrokerError::not_mapped(
                     subject,
                     format!("the token's Box user claim {id:?} is not a Box user id"),
@@ -424,7 +419,7 @@ impl Broker {
         let (first, second) = (matches.next(), matches.next());
         match (first, second) {
             (None, _) => Ok(None),
-            (Some(user), None) if is_box_id(&user.id) => Ok(Some(user.id)),
+            (Some(user), None) if BoxId::is_valid(&user.id) => Ok(Some(user.id)),
             (Some(_), None) => Err(BrokerError::InvalidResponse {
                 call: Call::UserLookup.describe(),
                 reason: "a user id that is not a Box id".into(),
@@ -446,7 +441,7 @@ impl Broker {
         let url = self.api_url(&["users", "me"])?;
         let body = self.get(Call::CurrentUser, url, &service.token).await?;
         let me: Me = parse_json(Call::CurrentUser, &body)?;
-        if !is_box_id(&me.id) {
+        if !BoxId::is_valid(&me.id) {
             return Err(BrokerError::InvalidResponse {
                 call: Call::CurrentUser.describe(),
                 reason: "a user id that is not a Box id".into(),

@@ -7,10 +7,10 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::{box_api::BoxId, retry::RetryPolicy};
+
 use super::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
-use super::{
-    error::BrokerError, is_box_id, jwt::JwtApp, mapping::MappingFile, token_endpoint::RetryPolicy,
-};
+use super::{error::BrokerError, jwt::JwtApp, mapping::MappingFile};
 
 /// How the parent token is obtained.
 #[derive(Debug, Clone)]
@@ -51,7 +51,12 @@ pub struct Plan {
     /// Without a trailing slash.
     pub(crate) api_base: String,
     pub(crate) token_url: Url,
-    pub(crate) retry: RetryPolicy,
+    /// How token endpoint calls and the broker's own lookups are retried.
+    pub(crate) token_retry: RetryPolicy,
+    /// How the tools' Box API calls are retried.
+    pub(crate) api_retry: RetryPolicy,
+    /// Timeout of one outbound attempt.
+    pub(crate) timeout: Duration,
     pub(crate) cache_capacity: u64,
     pub(crate) expiry_margin: Duration,
     pub(crate) user_lookup_ttl: Duration,
@@ -139,7 +144,7 @@ impl Plan {
             .filter(|s| !s.expose_secret().is_empty());
         let mut enterprise_id = nonempty(&c.enterprise_id).map(str::to_string);
         if let Some(id) = &enterprise_id
-            && !is_box_id(id)
+            && !BoxId::is_valid(id)
         {
             return Err(BrokerError::config(
                 "box.enterprise_id",
@@ -153,12 +158,18 @@ impl Plan {
             enterprise_id: None,
             api_base: api.as_str().trim_end_matches('/').to_string(),
             token_url,
-            retry: RetryPolicy {
+            token_retry: RetryPolicy {
                 max_attempts: c.token_max_attempts,
-                initial_backoff: c.token_retry_initial_backoff,
+                base_delay: c.token_retry_initial_backoff,
                 max_elapsed: c.token_retry_max_elapsed,
-                timeout: c.timeout,
+                ..RetryPolicy::default()
             },
+            api_retry: RetryPolicy {
+                max_attempts: c.api_max_attempts,
+                max_elapsed: c.api_retry_max_elapsed,
+                ..RetryPolicy::default()
+            },
+            timeout: c.timeout,
             cache_capacity: c.cache_capacity,
             expiry_margin: c.expiry_margin,
             user_lookup_ttl: c.user_lookup_ttl,
@@ -195,7 +206,7 @@ impl Plan {
                 if enterprise_id.is_none() {
                     enterprise_id = app.enterprise_id.clone().filter(|id| id != "0");
                     if let Some(id) = &enterprise_id
-                        && !is_box_id(id)
+                        && !BoxId::is_valid(id)
                     {
                         return Err(BrokerError::config(
                             "box.jwt_config_file",

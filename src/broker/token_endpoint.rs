@@ -1,43 +1,26 @@
 //! The Box token endpoint client of the broker: token endpoint form POSTs, and the
 //! two Box API reads the broker makes itself (user lookup by email, `/users/me`).
 //!
-//! Bounded like every outbound call of the server: no
-//! redirects, connect and total timeouts, a body size cap; and retried on 429,
-//! 5xx and connection errors with exponential backoff that honours
-//! `Retry-After`, bounded in attempts and in total time. Other 4xx answers are
-//! final and become errors naming Box's code and description.
+//! Bounded like every outbound call of the server: no redirects, connect and
+//! total timeouts, a body size cap; and retried on transient answers and
+//! connection errors as [`crate::retry`] says. Other 4xx answers are final and
+//! become errors naming Box's code and description.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{
     StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER},
+    header::{ACCEPT, CONTENT_TYPE},
 };
 use url::Url;
 
 use super::error::{BrokerError, error_chain, parse_box_error};
+use crate::retry::{Attempts, GiveUp, RetryPolicy, is_transient, retry_after};
 
 /// Largest token endpoint answer read; real ones are well under 4 KiB.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
 /// Largest API answer read (a page of users).
 const MAX_API_BYTES: usize = 1024 * 1024;
-/// Longest single backoff between attempts (a `Retry-After` may ask for more,
-/// up to the total budget).
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// How token endpoint and lookup calls are bounded and retried.
-#[derive(Debug, Clone)]
-pub(crate) struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// First backoff; doubles per attempt, with jitter, up to [`MAX_BACKOFF`].
-    pub initial_backoff: Duration,
-    /// No attempt starts, and none runs, past this much time after the first.
-    pub max_elapsed: Duration,
-    /// Timeout of one attempt (also bounded by what is left of `max_elapsed`).
-    pub timeout: Duration,
-}
-
 /// Which call this is, for messages and for how its errors are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Call {
@@ -88,6 +71,8 @@ pub(crate) enum Outbound {
 pub(crate) struct TokenEndpointClient {
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// Timeout of one attempt (also bounded by what is left of the retry budget).
+    timeout: Duration,
 }
 
 /// Why the last attempt failed, for the final message.
@@ -97,15 +82,19 @@ enum Failure {
 }
 
 impl TokenEndpointClient {
-    pub fn new(retry: RetryPolicy) -> Result<Self, BrokerError> {
+    pub fn new(retry: RetryPolicy, timeout: Duration) -> Result<Self, BrokerError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(retry.timeout)
-            .timeout(retry.timeout)
+            .connect_timeout(timeout)
+            .timeout(timeout)
             .user_agent(concat!("box-mcp/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| BrokerError::config("box.timeout", error_chain(&e)))?;
-        Ok(Self { http, retry })
+        Ok(Self {
+            http,
+            retry,
+            timeout,
+        })
     }
 
     /// Sends the request built by `build` until it gets a 2xx, a final 4xx,
@@ -117,19 +106,11 @@ impl TokenEndpointClient {
         secrets: &[&str],
         build: impl Fn() -> Result<Outbound, BrokerError>,
     ) -> Result<Vec<u8>, BrokerError> {
-        let start = Instant::now();
-        let deadline = start + self.retry.max_elapsed;
-        let mut backoff = self.retry.initial_backoff;
-        let mut attempts = 0;
+        let mut attempts = Attempts::new(&self.retry);
         let mut last: Option<Failure> = None;
-        let mut stopped_by_retry_after: Option<Duration> = None;
+        let mut gave_up = GiveUp::Attempts;
 
-        while attempts < self.retry.max_attempts.max(1) {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            attempts += 1;
+        while let Some(left) = attempts.start() {
             let request = match build()? {
                 Outbound::Form { url, body } => self
                     .http
@@ -139,7 +120,7 @@ impl TokenEndpointClient {
                 Outbound::Get { url, bearer } => self.http.get(url).bearer_auth(bearer),
             }
             .header(ACCEPT, "application/json")
-            .timeout(self.retry.timeout.min(remaining));
+            .timeout(self.timeout.min(left));
 
             let retry_after = match request.send().await {
                 Ok(response) => {
@@ -147,7 +128,7 @@ impl TokenEndpointClient {
                     let retry_after = retry_after(response.headers());
                     match read_body(response, call.max_bytes()).await {
                         Ok(body) if status.is_success() => return Ok(body),
-                        Ok(body) if is_retryable(status) => {
+                        Ok(body) if is_transient(status) => {
                             let (code, _) = parse_box_error(&body, secrets, "");
                             last = Some(Failure::Status(status, code));
                             retry_after
@@ -164,22 +145,20 @@ impl TokenEndpointClient {
                     None
                 }
             };
-            if attempts >= self.retry.max_attempts {
-                break;
-            }
-            let delay = jitter(backoff).max(retry_after.unwrap_or_default());
-            if Instant::now() + delay >= deadline {
-                stopped_by_retry_after = retry_after.filter(|r| *r >= delay);
-                break;
-            }
+            let delay = match attempts.next_wait(retry_after) {
+                Ok(delay) => delay,
+                Err(why) => {
+                    gave_up = why;
+                    break;
+                }
+            };
             tracing::warn!(
                 call = call.describe(),
-                attempt = attempts,
+                attempt = attempts.made(),
                 delay_ms = delay.as_millis() as u64,
                 "Box answered with a retryable failure; retrying"
             );
             tokio::time::sleep(delay).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
 
         let last = match last {
@@ -188,13 +167,17 @@ impl TokenEndpointClient {
             Some(Failure::Connect(reason)) => reason,
             None => "no attempt fit in the time budget".into(),
         };
+        let made = attempts.made();
         let mut reason = format!(
-            "the {} failed after {attempts} attempt{} in {:.1}s; last: {last}",
+            "the {} failed after {made} attempt{} in {:.1}s; last: {last}",
             call.describe(),
-            if attempts == 1 { "" } else { "s" },
-            start.elapsed().as_secs_f64(),
+            if made == 1 { "" } else { "s" },
+            attempts.elapsed().as_secs_f64(),
         );
-        if let Some(wait) = stopped_by_retry_after {
+        if let GiveUp::Budget {
+            retry_after: Some(wait),
+        } = gave_up
+        {
             reason.push_str(&format!(
                 " (Box asked to retry after {}s, beyond box.token_retry_max_elapsed)",
                 wait.as_secs()
@@ -202,10 +185,6 @@ impl TokenEndpointClient {
         }
         Err(BrokerError::Unavailable { reason })
     }
-}
-
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// A 4xx other than 429: final. Token endpoint answers are `OAuth2Error`s,
@@ -241,60 +220,9 @@ async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8
     Ok(body)
 }
 
-/// `Retry-After` in seconds. An HTTP-date is not interpreted: the normal
-/// backoff applies then.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Full-range jitter in the upper half: `[d/2, d]`.
-fn jitter(d: Duration) -> Duration {
-    use rand::Rng;
-    let half = d / 2;
-    half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
-}
-
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_only() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn jitter_stays_in_the_upper_half() {
-        for _ in 0..100 {
-            let j = jitter(Duration::from_millis(200));
-            assert!(j >= Duration::from_millis(100) && j <= Duration::from_millis(200));
-        }
-    }
-
-    #[test]
-    fn only_429_and_5xx_are_retried() {
-        assert!(is_retryable(StatusCode::TOO_MANY_REQUESTS));
-        assert!(is_retryable(StatusCode::BAD_GATEWAY));
-        assert!(!is_retryable(StatusCode::BAD_REQUEST));
-        assert!(!is_retryable(StatusCode::UNAUTHORIZED));
-    }
 
     #[test]
     fn token_endpoint_refusals_name_the_grant_and_box_error() {

@@ -6,17 +6,18 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::ToolError;
+use crate::box_api::BoxId;
 
 /// A Box file or folder id: decimal digits (folder `0` is the root).
+/// Surrounding spaces are forgiven; the rule is [`BoxId`]'s.
 pub fn box_id(argument: &'static str, value: &str) -> Result<String, ToolError> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ToolError::invalid(
+    match BoxId::parse(value.trim()) {
+        Ok(id) => Ok(id.into_string()),
+        Err(_) => Err(ToolError::invalid(
             argument,
             "must be a Box id (decimal digits, e.g. \"12345\")",
-        ));
+        )),
     }
-    Ok(value.to_string())
 }
 
 /// A list of Box ids, non-empty and at most `max`.

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::Principal,
     authz::Action,
-    box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource, RetryPolicy},
+    box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource},
     broker::{BoxConfig, BoxItem, Broker, BrokerError, Plan, ToolAccess},
     mcp::BoxMcp,
 };
@@ -110,12 +110,7 @@ impl BoxContext {
             api: url::Url::parse(&config.api_base_url)?,
             upload: url::Url::parse(&config.upload_base_url)?,
         };
-        let retry = RetryPolicy {
-            max_attempts: config.api_max_attempts,
-            max_elapsed: config.api_retry_max_elapsed,
-            ..RetryPolicy::default()
-        };
-        let client = BoxClient::new(endpoints, retry, config.timeout)
+        let client = BoxClient::new(endpoints, plan.api_retry.clone(), plan.timeout)
             .map_err(|e| anyhow::anyhow!("Box client: {e}"))?;
         Ok(Some(Arc::new(Self {
             client,
