@@ -10,7 +10,7 @@
 //! --test` runs each case once (CI); `-- --quick` gives rough numbers in seconds.
 
 #[allow(dead_code)]
-#[path = "../tests/common/issuer.rs"]
+#[path = "../tests/it/common/issuer.rs"]
 mod issuer;
 
 use std::{
@@ -159,7 +159,7 @@ fn verify(c: &mut Criterion) {
     s.refresher.abort();
 }
 
-/// `[box]` as `tests/common/box_env.rs` configures it: per-user tokens through
+/// `[box]` as `tests/it/common/box_env.rs` configures it: per-user tokens through
 /// the Client Credentials Grant, against `sandbox`.
 fn box_config(sandbox: &Sandbox) -> BoxConfig {
     BoxConfig {

@@ -7,7 +7,7 @@
 # with a message: nothing is skipped.
 #
 # Stages: format, structure (import cycles), lint, Keycloak (fetched and started with the bundled realm, stopped
-# on exit), Rust tests (unit, integration, and tests/keycloak.rs against that
+# on exit), Rust tests (unit, integration, and tests/it/keycloak.rs against that
 # Keycloak), e2e clients.
 #
 # The Keycloak stage exports, for the stages after it:
@@ -111,7 +111,7 @@ export BOX_MCP_TEST_KEYCLOAK_URL="$KC_URL"
 log "Keycloak at ${BOX_MCP_TEST_KEYCLOAK_URL}; MCP resource URL ${BOX_MCP_TEST_RESOURCE_URL}"
 
 echo "== tests"
-# Unit and integration tests, and tests/keycloak.rs against the Keycloak above.
+# Unit and integration tests, and tests/it/keycloak.rs against the Keycloak above.
 # (box-mcp ignores BOX_MCP_TEST_*: they are not configuration keys.)
 cargo test --workspace --all-targets --locked
 

@@ -6,7 +6,7 @@
 //! with `wrk`, and writes `BENCHMARKS.md`. Everything listens on 127.0.0.1 and
 //! stops by itself.
 
-#[path = "../../tests/common/issuer.rs"]
+#[path = "../../tests/it/common/issuer.rs"]
 #[allow(dead_code)] // the test issuer's failure modes are not used here
 mod issuer;
 

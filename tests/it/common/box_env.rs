@@ -121,7 +121,6 @@ pub struct BoxEnv {
     pub issuer: TestIssuer,
     pub server: ServerProcess,
     pub mode: BoxMode,
-    pub auth: BoxAuth,
 }
 
 impl BoxEnv {
@@ -150,7 +149,6 @@ impl BoxEnv {
             issuer,
             server,
             mode,
-            auth,
         }
     }
 
@@ -327,16 +325,6 @@ impl ToolReply {
             self.rpc
         );
         data.clone()
-    }
-
-    /// The tool error code (`structuredContent.error`), if the call failed.
-    pub fn error_code(&self) -> Option<String> {
-        self.is_error().then(|| {
-            self.structured()["error"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
     }
 
     /// Asserts a tool error with `code` and a message.

@@ -3,16 +3,12 @@
 //! `aud` arrays with the userinfo audience, `permissions`, a namespaced roles claim).
 //! See docs/auth0.md.
 
-#[path = "common/auth0_issuer.rs"]
-mod auth0_issuer;
-mod common;
-
 use std::time::Duration;
 
-use auth0_issuer::Auth0Issuer;
-use common::{ServerProcess, TestKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common::{ServerProcess, TestKey, auth0_issuer::Auth0Issuer};
 
 const SUB: &str = "auth0|abc";
 

@@ -1,30 +1,28 @@
 //! The tool policy on the wire: hot reload seen by a connected caller, broken
 //! edits reported and ignored, and the audit trail.
 
-mod common;
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
-use std::time::{Duration, Instant};
-
-use common::Fixture;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::common::{Fixture, Scratch};
+
 /// A private copy of the shipped policy that a test may edit.
-fn policy_copy(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("box-mcp-policy-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = env!("CARGO_MANIFEST_DIR");
-    std::fs::copy(
-        format!("{root}/policies/model.conf"),
-        dir.join("model.conf"),
-    )
-    .unwrap();
-    std::fs::copy(
-        format!("{root}/policies/policy.csv"),
-        dir.join("policy.csv"),
-    )
-    .unwrap();
-    (dir.join("model.conf"), dir.join("policy.csv"))
+fn policy_copy() -> (Scratch, PathBuf, PathBuf) {
+    let dir = Scratch::new();
+    let shipped = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("policies")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let model = dir.write("model.conf", &shipped("model.conf"));
+    let policy = dir.write("policy.csv", &shipped("policy.csv"));
+    (dir, model, policy)
 }
 
 async fn tool_names(f: &Fixture, token: &str, session: Option<&str>) -> Vec<String> {
@@ -42,7 +40,7 @@ async fn tool_names(f: &Fixture, token: &str, session: Option<&str>) -> Vec<Stri
 
 #[tokio::test]
 async fn policy_edits_reach_a_connected_caller_within_a_second_and_broken_edits_change_nothing() {
-    let (model, policy) = policy_copy("reload");
+    let (_dir, model, policy) = policy_copy();
     let f = Fixture::start(&[
         ("BOX_MCP_POLICY__MODEL", model.to_str().unwrap()),
         ("BOX_MCP_POLICY__POLICY", policy.to_str().unwrap()),
@@ -221,8 +219,8 @@ async fn every_tool_call_leaves_one_audit_event_without_values_or_tokens() {
 
 #[tokio::test]
 async fn the_audit_trail_can_go_to_a_file_of_its_own() {
-    let path = std::env::temp_dir().join(format!("box-mcp-audit-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let dir = Scratch::new();
+    let path = dir.path("audit.log");
     let f = Fixture::start(&[("BOX_MCP_LOG__AUDIT_FILE", path.to_str().unwrap())]).await;
     let viewer = f.token("erin");
     let session = f.server.initialize(&viewer).await;

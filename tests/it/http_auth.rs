@@ -1,15 +1,14 @@
 //! The resource-server spine, end to end: the real binary, a local OIDC issuer
 //! with keys minted here, and plain HTTP. Each case checks status, headers and body.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use common::{Fixture, Mode, ServerProcess, TestIssuer, TestKey, now};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common::{self, Fixture, Mode, ServerProcess, TestIssuer, TestKey, now};
 
 fn challenge_for(server: &ServerProcess) -> String {
     format!(

@@ -2,12 +2,11 @@
 //! a log line. A run with valid and invalid tokens at the most verbose log level,
 //! every line of stdout and stderr captured.
 
-mod common;
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use common::{Fixture, TestKey, now};
 use reqwest::Method;
 use serde_json::json;
+
+use crate::common::{self, Fixture, TestKey, now};
 
 #[tokio::test]
 async fn no_token_or_authorization_value_reaches_the_logs() {

@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -17,42 +17,17 @@ use box_mcp::{
     mcp::tools::catalog,
 };
 
-const MODEL: &str = include_str!("../policies/model.conf");
+use crate::common::Scratch;
+
+const MODEL: &str = include_str!("../../policies/model.conf");
 const READERS: &str = "p, role:staff, *, read, allow\n";
 const READERS_NO_DOWNLOAD: &str =
     "p, role:staff, *, read, allow\np, role:staff, box_file_download, read, deny\n";
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "box-mcp-policy-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn setup(name: &str, policy: &str) -> (TempDir, PathBuf, Arc<Authorizer>) {
-    let dir = TempDir::new(name);
-    let model = dir.path("model.conf");
-    let policy_path = dir.path("policy.csv");
-    std::fs::write(&model, MODEL).unwrap();
-    std::fs::write(&policy_path, policy).unwrap();
+fn setup(policy: &str) -> (Scratch, PathBuf, Arc<Authorizer>) {
+    let dir = Scratch::new();
+    let model = dir.write("model.conf", MODEL);
+    let policy_path = dir.write("policy.csv", policy);
     let authorizer = Authorizer::load(&model, &policy_path, 1000, catalog::policy_tools()).unwrap();
     (dir, policy_path, authorizer)
 }
@@ -88,7 +63,7 @@ fn save_by_rename(path: &Path, text: &str) {
 
 #[test]
 fn edits_change_decisions_within_a_second() {
-    let (_dir, policy, a) = setup("edit", READERS);
+    let (_dir, policy, a) = setup(READERS);
     let _watcher = a.spawn_watcher().unwrap();
     // Decide once so that the cache holds the old answer.
     assert!(staff_may_download(&a));
@@ -107,7 +82,7 @@ fn edits_change_decisions_within_a_second() {
 
 #[test]
 fn broken_edits_keep_the_last_good_policy_and_say_where() {
-    let (_dir, policy, a) = setup("broken", READERS_NO_DOWNLOAD);
+    let (_dir, policy, a) = setup(READERS_NO_DOWNLOAD);
     let _watcher = a.spawn_watcher().unwrap();
     assert!(!staff_may_download(&a));
 
@@ -158,7 +133,7 @@ fn broken_edits_keep_the_last_good_policy_and_say_where() {
 
 #[test]
 fn a_broken_model_keeps_the_last_good_policy() {
-    let (dir, _policy, a) = setup("model", READERS);
+    let (dir, _policy, a) = setup(READERS);
     let _watcher = a.spawn_watcher().unwrap();
     std::fs::write(
         dir.path("model.conf"),
@@ -174,7 +149,7 @@ fn a_broken_model_keeps_the_last_good_policy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads() {
-    let (_dir, _policy, a) = setup("sighup", READERS);
+    let (_dir, _policy, a) = setup(READERS);
     let watcher = a.spawn_watcher().unwrap();
     assert!(watcher.handles_sighup());
     let status = std::process::Command::new("kill")
@@ -192,7 +167,7 @@ async fn sighup_reloads() {
 fn no_decision_sees_a_half_loaded_policy() {
     // Generation n holds policy A when n is odd, policy B when it is even; every
     // decision must be the one its own generation gives.
-    let (_dir, policy, a) = setup("atomic", READERS);
+    let (_dir, policy, a) = setup(READERS);
     let stop = Arc::new(AtomicBool::new(false));
     let deciders: Vec<_> = (0..4)
         .map(|i| {
@@ -236,7 +211,7 @@ fn no_decision_sees_a_half_loaded_policy() {
 
 #[test]
 fn dropping_the_watcher_stops_reloading() {
-    let (_dir, policy, a) = setup("drop", READERS);
+    let (_dir, policy, a) = setup(READERS);
     let watcher = a.spawn_watcher().unwrap();
     assert_eq!(watcher.directories().len(), 1);
     drop(watcher);

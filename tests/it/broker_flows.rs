@@ -37,6 +37,8 @@ use pkcs8::{
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use crate::common::Scratch;
+
 const CLIENT_ID: &str = "stub-client";
 const CLIENT_SECRET: &str = "stub-client-secret-value";
 const ENTERPRISE: &str = "1100000";
@@ -390,14 +392,6 @@ fn jwt_key(passphrase: &str) -> TestKey {
     }
 }
 
-fn write_temp(name: &str, content: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("box-mcp-broker-test-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
 // ---------------------------------------------------------------- tests
 
 #[tokio::test]
@@ -747,7 +741,8 @@ async fn email_mapping_looks_the_user_up_once_with_an_exact_match() {
 #[tokio::test]
 async fn file_mapping_maps_by_subject_username_or_email() {
     let stub = Stub::start(None).await;
-    let path = write_temp(
+    let scratch = Scratch::new();
+    let path = scratch.write(
         "users.toml",
         "[subjects]\n\"sub-alice\" = \"31000001\"\n[usernames]\nbob = 31000002\n[emails]\n\"carol@example.com\" = \"31000003\"\n",
     );
@@ -808,7 +803,8 @@ async fn jwt_assertions_verify_with_the_public_key() {
         },
         "enterpriseID": ENTERPRISE
     });
-    let path = write_temp("config.json", &app.to_string());
+    let scratch = Scratch::new();
+    let path = scratch.write("config.json", &app.to_string());
     let mut config = stub.config();
     config.auth = BoxAuth::Jwt;
     config.client_id = None;
@@ -859,7 +855,8 @@ async fn each_jwt_retry_carries_a_fresh_assertion() {
             "appAuth": {"publicKeyID": "stub-key", "privateKey": key.encrypted_pem, "passphrase": "pw"}},
         "enterpriseID": ENTERPRISE
     });
-    let path = write_temp("config.json", &app.to_string());
+    let scratch = Scratch::new();
+    let path = scratch.write("config.json", &app.to_string());
     let mut config = stub.config();
     config.auth = BoxAuth::Jwt;
     config.jwt_config_file = Some(path.clone());

@@ -16,8 +16,6 @@
 //! [`REALM_KEYS`] exclusively; every other test holds it shared, so none of them sees
 //! a key change half-way.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     future::Future,
@@ -30,11 +28,12 @@ use box_mcp::{
     authz::Action,
     mcp::tools::{BoxTool, catalog},
 };
-use common::{Reply, ServerProcess};
 use futures::FutureExt as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, RwLock};
+
+use crate::common::{self, Reply, ServerProcess};
 
 const REALM: &str = "box-mcp";
 const TEST_CLIENT: &str = "box-mcp-test-direct-grant";
@@ -415,7 +414,7 @@ impl Admin {
             &format!("/{REALM}/clients"),
             &json!({
                 "clientId": client_id,
-                "name": "TEST ONLY (tests/keycloak.rs, deleted after the test)",
+                "name": "TEST ONLY (tests/it/keycloak.rs, deleted after the test)",
                 "enabled": true,
                 "protocol": "openid-connect",
                 "publicClient": true,
@@ -688,7 +687,7 @@ async fn assert_tools_of(kc: &KeycloakEnv, server: &ServerProcess, user: &str) {
 /// out (`--skip against_real_keycloak::`) of the run where the `BOX_MCP_TEST_*`
 /// variables are unset, and run them alone with those variables set. box-mcp reads
 /// every `BOX_MCP_*` variable as configuration and refuses unknown ones, so tests that
-/// start it with the inherited environment (tests/stdio.rs) must not see them.
+/// start it with the inherited environment (tests/it/stdio.rs) must not see them.
 mod against_real_keycloak {
     use super::*;
 

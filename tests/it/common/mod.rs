@@ -1,11 +1,13 @@
 //! Shared test harness: a local OIDC issuer and the real server process.
-#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod auth0_issuer;
 pub mod box_env;
 pub mod issuer;
+pub mod scratch;
 pub mod server;
 
 pub use issuer::{Mode, TestIssuer, TestKey, now};
+pub use scratch::Scratch;
 pub use server::{Reply, ServerProcess};
 
 /// One issuer with one key, and a server trusting it.

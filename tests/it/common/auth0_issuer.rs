@@ -3,9 +3,6 @@
 //! `/.well-known/openid-configuration`, keys at `/.well-known/jwks.json`, and
 //! access tokens carrying Auth0's claims (`aud` array with the userinfo audience,
 //! `azp`, `scope`, `permissions`, a namespaced roles claim).
-//!
-//! Kept apart from the shared harness; a test binary includes it with
-//! `#[path = "common/auth0_issuer.rs"] mod auth0_issuer;` next to `mod common;`.
 
 use std::sync::{Arc, Mutex};
 

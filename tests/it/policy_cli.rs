@@ -4,6 +4,8 @@
 
 use std::{path::PathBuf, process::Command};
 
+use crate::common::Scratch;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -23,14 +25,6 @@ fn policy(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("box-mcp-policy-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn the_shipped_table_passes() {
     let (code, out, err) = policy(&["test", "policies/tests.csv"]);
@@ -47,7 +41,8 @@ fn a_wrong_expectation_fails_with_a_diff() {
     let shipped = std::fs::read_to_string(root().join("policies/tests.csv")).unwrap();
     let wrong = format!("{shipped}role:mcp-viewer;box_file_delete;allow\n");
     let wrong_line = wrong.lines().count();
-    let table = temp_file("wrong.csv", &wrong);
+    let scratch = Scratch::new();
+    let table = scratch.write("wrong.csv", &wrong);
     let (code, out, err) = policy(&["test", table.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -67,7 +62,8 @@ fn a_wrong_expectation_fails_with_a_diff() {
     assert!(out.contains("1 of"), "{out}");
 
     // A malformed row is an error (2), not a failure.
-    let table = temp_file("malformed.csv", "role:mcp-viewer;box_file_get\n");
+    let scratch = Scratch::new();
+    let table = scratch.write("malformed.csv", "role:mcp-viewer;box_file_get\n");
     let (code, _, err) = policy(&["test", table.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("malformed.csv:1: expected 3 columns"), "{err}");
@@ -149,7 +145,8 @@ fn tools_lists_what_a_role_sees() {
 
 #[test]
 fn a_broken_policy_is_refused_with_file_and_line() {
-    let broken = temp_file(
+    let scratch = Scratch::new();
+    let broken = scratch.write(
         "broken.csv",
         "p, role:mcp-viewer, *, read, allow\np, role:mcp-viewer, box_[ab], read, allow\n",
     );
@@ -165,7 +162,7 @@ fn a_broken_policy_is_refused_with_file_and_line() {
     );
 
     // The configuration's [policy] section names the files.
-    let config = temp_file(
+    let config = scratch.write(
         "box-mcp.toml",
         &format!("[policy]\npolicy = {:?}\n", broken.display().to_string()),
     );

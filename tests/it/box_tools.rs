@@ -18,8 +18,6 @@
 //!
 //! Each test has its own sandbox, issuer and server, so they run in parallel.
 
-mod common;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::OnceLock,
@@ -28,11 +26,15 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use box_sandbox::{FaultSpec, fixture};
-use common::box_env::{
-    BoxAuth, BoxEnv, BoxMode, Expect, McpUser, ToolReply, api_calls, assert_downscoped,
-    assert_no_idp_token, assert_no_parent_token_on_api, exchanges, oauth_calls, parent_grants,
-};
 use serde_json::{Value, json};
+
+use crate::common::{
+    self,
+    box_env::{
+        BoxAuth, BoxEnv, BoxMode, Expect, McpUser, ToolReply, api_calls, assert_downscoped,
+        assert_no_idp_token, assert_no_parent_token_on_api, exchanges, oauth_calls, parent_grants,
+    },
+};
 
 // ---------------------------------------------------------------------------------
 // The tool → scope contract

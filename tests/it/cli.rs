@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::common::Scratch;
+
 fn config_check(env: &[(&str, &str)], file: Option<&std::path::Path>) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-mcp"));
     cmd.env_clear();
@@ -33,9 +35,8 @@ fn defaults_are_valid_and_printed() {
 
 #[test]
 fn file_then_environment_layers_apply_in_order() {
-    let dir = std::env::temp_dir().join(format!("box-mcp-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("box-mcp.toml");
+    let dir = Scratch::new();
+    let file = dir.path("box-mcp.toml");
     std::fs::write(
         &file,
         "public_base_url = \"https://mcp.example.com\"\n[auth]\nissuer = \"https://idp.example.com/realms/x\"\nleeway = \"10s\"\n",
@@ -81,23 +82,21 @@ fn invalid_values_exit_non_zero_naming_the_key() {
 
 #[test]
 fn unknown_keys_and_missing_files_are_errors() {
-    let dir = std::env::temp_dir().join(format!("box-mcp-cli-u-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("typo.toml");
+    let dir = Scratch::new();
+    let file = dir.path("typo.toml");
     std::fs::write(&file, "[auth]\nisuer = \"https://idp\"\n").unwrap();
     let (code, _, err) = config_check(&[], Some(&file));
     assert_eq!(code, 2);
     assert!(err.contains("isuer"), "{err}");
-    let (code, _, err) = config_check(&[], Some(&dir.join("absent.toml")));
+    let (code, _, err) = config_check(&[], Some(&dir.path("absent.toml")));
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");
 }
 
 #[test]
 fn prefixed_variables_that_are_not_configuration_are_ignored() {
-    let dir = std::env::temp_dir().join(format!("box-mcp-cli-e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("box-mcp.toml");
+    let dir = Scratch::new();
+    let file = dir.path("box-mcp.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:9001\"\n").unwrap();
     let file_str = file.to_str().unwrap();
     let (code, out, err) = config_check(

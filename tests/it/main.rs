@@ -1,0 +1,20 @@
+//! The integration tests, as one test binary (`cargo test --test it`): one link of
+//! the crate and its dependencies instead of one per file. Each module is one area,
+//! run against the real `box-mcp` binary or the library's public API; `common` is the
+//! shared harness (a local OIDC issuer, the server process, the Box sandbox).
+//!
+//! Run one area with a filter, e.g. `cargo test --test it keycloak::`.
+
+mod common;
+
+mod auth0;
+mod box_tools;
+mod broker_flows;
+mod cli;
+mod http_auth;
+mod keycloak;
+mod log_secrets;
+mod policy_cli;
+mod policy_reload;
+mod rbac_http;
+mod stdio;
