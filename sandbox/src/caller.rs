@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Caller {
                     ));
                 }
                 let store = state.store();
-                match store.user(id) {
+                match store.user(id).filter(|u| u.is_managed()) {
                     Some(u) => u.id.clone(),
                     None => {
                         return Err(ApiError::access_denied()
@@ -145,7 +145,7 @@ impl Caller {
     pub fn is_admin(&self, store: &Store) -> bool {
         store
             .user(&self.user)
-            .is_some_and(|u| u.service_account || u.role == "admin")
+            .is_some_and(|u| u.is_managed() && (u.service_account || u.role == "admin"))
     }
 }
 

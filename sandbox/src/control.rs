@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/reset", post(reset))
         .route("/tokens/expire", post(expire_tokens))
+        .route("/refresh_tokens/expire", post(expire_refresh_tokens))
+        .route("/grants/revoke", post(revoke_grants))
         .route("/downloads", get(download_mode).put(set_download_mode))
         .route("/info", get(info))
         .fallback(|| async { control_error(StatusCode::NOT_FOUND, "no such control endpoint") })
@@ -128,6 +130,33 @@ async fn expire_tokens(State(state): State<AppState>, body: Bytes) -> Response {
     Json(json!({"expired": n})).into_response()
 }
 
+/// `POST /_sandbox/refresh_tokens/expire`: every refresh token lapses now.
+async fn expire_refresh_tokens(State(state): State<AppState>) -> Json<Value> {
+    let n = state.grants().expire_refresh_tokens();
+    Json(json!({"expired": n}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeGrantsBody {
+    /// The Box user whose grants end.
+    user: String,
+    /// Only the grants to this app (all apps if absent).
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// `POST /_sandbox/grants/revoke {"user": …, "client_id"?: …}`: the user removes the
+/// app's access from their Box account; its tokens stop working at once.
+async fn revoke_grants(State(state): State<AppState>, body: Bytes) -> Response {
+    let body: RevokeGrantsBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return control_error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")),
+    };
+    let n = state.revoke_user_grants(&body.user, body.client_id.as_deref());
+    Json(json!({"revoked": n})).into_response()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModeBody {
@@ -159,6 +188,7 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
         "upload_base_url": format!("{b}/api/2.0"),
         "token_url": format!("{b}/oauth2/token"),
         "revoke_url": format!("{b}/oauth2/revoke"),
+        "authorize_url": format!("{b}/api/oauth2/authorize"),
         "enterprise_id": state.store().enterprise_id,
     }))
 }

@@ -211,12 +211,13 @@ fn code_for(status: StatusCode) -> &'static str {
 /// rejections: undecodable paths, oversized bodies, …) become Box's `ClientError`.
 pub async fn box_shaped(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // JSON answers are Box-shaped already; HTML ones are the sign-in pages' own.
+    let shaped = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if status.as_u16() < 400 || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if status.as_u16() < 400 || shaped {
         return response;
     }
     let reason = status.canonical_reason().unwrap_or("Error");

@@ -18,6 +18,7 @@ mod control;
 pub mod downloads;
 pub mod error;
 pub mod faults;
+mod grants;
 mod ids;
 mod middleware;
 mod oauth;
@@ -76,4 +77,22 @@ pub mod fixture {
     /// dave's `readme.md`.
     pub const DAVE_README_FILE: &str = "400000000402";
     pub const METADATA_TEMPLATE: &str = "projectInfo";
+    /// A user of another enterprise ("Northwind Traders", `2200000`): reachable only
+    /// through her own OAuth 2.0 sign-in, never by the apps' CCG/JWT or As-User.
+    pub const NORA: &str = "41000001";
+    pub const NORA_LOGIN: &str = "nora@northwind.example";
+    pub const NORA_PASSWORD: &str = "nora-box";
+    pub const NORA_PRIVATE_FOLDER: &str = "200000000030";
+    /// Nora's `orders.txt`.
+    pub const NORA_ORDERS_FILE: &str = "400000003001";
+    /// A free personal Box account, in no enterprise.
+    pub const PAT: &str = "51000001";
+    pub const PAT_LOGIN: &str = "pat@personal.example";
+    pub const PAT_PASSWORD: &str = "pat-box";
+    pub const PAT_PRIVATE_FOLDER: &str = "200000000040";
+    /// Pat's `journal.md`, which holds a secret word (Osprey) nobody else should see.
+    pub const PAT_JOURNAL_FILE: &str = "400000004002";
+    /// The User Authentication (OAuth 2.0) app, for users' own sign-in.
+    pub const OAUTH_CLIENT_ID: &str = "sandbox-oauth-app";
+    pub const OAUTH_CLIENT_SECRET: &str = "sandbox-oauth-secret";
 }

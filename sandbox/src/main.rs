@@ -1,4 +1,5 @@
-//! `box-sandbox --listen 127.0.0.1:0 [--seed PATH] [--exit-on-stdin-close]`
+//! `box-sandbox --listen 127.0.0.1:0 [--seed PATH] [--exit-on-stdin-close]
+//! [--token-ttl-secs N] [--refresh-token-ttl-secs N] [--redirect-uri CLIENT_ID=URI]…`
 //!
 //! Prints one JSON line, `{"message":"listening","addr":"HOST:PORT"}`, on stdout
 //! once it accepts calls; logs go to stderr.
@@ -22,9 +23,25 @@ struct Cli {
     /// Exit when stdin closes (for test harnesses).
     #[arg(long)]
     exit_on_stdin_close: bool,
-    /// Lifetime of parent access tokens, in seconds.
+    /// Lifetime of access tokens, in seconds (Box: 60 minutes).
     #[arg(long, default_value_t = 3600)]
     token_ttl_secs: u64,
+    /// Lifetime of the user grants' refresh tokens, in seconds (Box: 60 days).
+    #[arg(long, default_value_t = 60 * 86_400)]
+    refresh_token_ttl_secs: u64,
+    /// Registers a redirect URI for an OAuth 2.0 app of the seed, as
+    /// CLIENT_ID=URI (repeatable), e.g. an IdP's broker callback.
+    #[arg(long = "redirect-uri", value_name = "CLIENT_ID=URI", value_parser = client_and_uri)]
+    redirect_uris: Vec<(String, String)>,
+}
+
+fn client_and_uri(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((client, uri)) if !client.is_empty() && !uri.is_empty() => {
+            Ok((client.to_string(), uri.to_string()))
+        }
+        _ => Err(format!("expected CLIENT_ID=URI, got {arg:?}")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -59,6 +76,8 @@ async fn run(cli: Cli) -> Result<(), box_sandbox::StartError> {
         listen: cli.listen,
         seed: cli.seed.map_or(SeedSource::Builtin, SeedSource::Path),
         token_ttl: Duration::from_secs(cli.token_ttl_secs),
+        refresh_token_ttl: Duration::from_secs(cli.refresh_token_ttl_secs),
+        redirect_uris: cli.redirect_uris,
     };
     let sandbox = Sandbox::start(config).await?;
     // Keys in this order, like box-mcp's own "listening" line.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+use crate::seed::SeedAccount;
 use crate::store::{
     Access, Collaboration, Container, Item, ItemKind, MetadataInstance, Role, SharedLink, Store,
     Template, User,
@@ -221,10 +222,19 @@ pub fn user(store: &Store, base_url: &str, u: &User, fields: &Fields, defaults: 
     put("is_external_collab_restricted", json!(false));
     put("is_exempt_from_device_limits", json!(false));
     put("is_exempt_from_login_verification", json!(false));
-    put(
-        "enterprise",
-        json!({"id": store.enterprise_id, "type": "enterprise", "name": store.enterprise_name}),
-    );
+    // A personal account is in no enterprise. Box's schema has no null here, so the
+    // field is left out.
+    match &u.account {
+        SeedAccount::Managed => put(
+            "enterprise",
+            json!({"id": store.enterprise_id, "type": "enterprise", "name": store.enterprise_name}),
+        ),
+        SeedAccount::OtherEnterprise { enterprise } => put(
+            "enterprise",
+            json!({"id": enterprise.id, "type": "enterprise", "name": enterprise.name}),
+        ),
+        SeedAccount::Personal => {}
+    }
     put("my_tags", json!([]));
     put("hostname", json!(format!("{base_url}/")));
     put("is_platform_access_only", json!(u.service_account));

@@ -15,7 +15,14 @@ use crate::tokens::{Restriction, SubjectType, TokenKind};
 const CAPACITY: usize = 10_000;
 
 /// Query parameters never logged verbatim.
-const SECRET_PARAMS: &[&str] = &["access_token", "client_secret", "password", "token"];
+const SECRET_PARAMS: &[&str] = &[
+    "access_token",
+    "client_secret",
+    "code",
+    "password",
+    "refresh_token",
+    "token",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {
@@ -79,6 +86,13 @@ pub struct OAuthInfo {
     pub subject_token: Option<String>,
     /// Fingerprint of the token given to `/oauth2/revoke`.
     pub revoked_token: Option<String>,
+    /// Fingerprint of the refresh token presented (`grant_type=refresh_token`): a
+    /// test can tell from the log that no refresh token was used twice.
+    pub refresh_token: Option<String>,
+    /// Fingerprint of the refresh token issued.
+    pub issued_refresh_token: Option<String>,
+    /// The Box user a user grant (`authorization_code`, `refresh_token`) is for.
+    pub user: Option<String>,
     /// Fingerprint of the token issued.
     pub issued_token: Option<String>,
     pub issued_kind: Option<TokenKind>,

@@ -51,7 +51,7 @@ pub struct Seed {
     pub metadata: Vec<SeedMetadata>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedEnterprise {
     pub id: String,
     pub name: String,
@@ -68,6 +68,28 @@ pub struct SeedUser {
     pub job_title: String,
     #[serde(default = "default_time")]
     pub created_at: String,
+    /// Which Box account this is: a managed user of the seed's enterprise (the
+    /// default), a user of another enterprise, or a free personal account.
+    #[serde(default)]
+    pub account: SeedAccount,
+    /// The password of the sandbox's login page (`/api/oauth2/authorize`). Without
+    /// one the user cannot sign in there.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The enterprise a user belongs to, as the seed states it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SeedAccount {
+    /// A managed user of the seed's enterprise: the apps' CCG/JWT user tokens and
+    /// `As-User` reach them.
+    #[default]
+    Managed,
+    /// A user of another enterprise: reachable only through their own OAuth 2.0 login.
+    OtherEnterprise { enterprise: SeedEnterprise },
+    /// A free personal account, in no enterprise.
+    Personal,
 }
 
 fn default_role() -> String {
@@ -83,6 +105,11 @@ fn default_time() -> String {
 pub enum AppAuth {
     ClientCredentials,
     Jwt,
+    /// A "User Authentication (OAuth 2.0)" app: users sign in and consent at
+    /// `/api/oauth2/authorize`; tokens come from the authorization code and refresh
+    /// token grants.
+    #[serde(rename = "oauth2")]
+    OAuth2,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +126,9 @@ pub struct SeedApp {
     pub as_user: bool,
     #[serde(default)]
     pub public_keys: Vec<SeedPublicKey>,
+    /// OAuth 2.0 apps: the registered redirect URIs (matched exactly).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -255,6 +285,22 @@ impl Seed {
                 return bad(format!("collaboration {} names an unknown item", c.id));
             }
         }
+        for a in &self.apps {
+            if a.auth != AppAuth::OAuth2 && !a.redirect_uris.is_empty() {
+                return bad(format!(
+                    "app {} has redirect_uris but is not an oauth2 app",
+                    a.client_id
+                ));
+            }
+            for uri in &a.redirect_uris {
+                if url::Url::parse(uri).is_err() {
+                    return bad(format!(
+                        "app {}: redirect URI {uri:?} is not a URL",
+                        a.client_id
+                    ));
+                }
+            }
+        }
         for m in &self.metadata {
             if !self.files.iter().any(|f| f.id == m.file) {
                 return bad(format!("metadata {} is on an unknown file", m.id));
@@ -281,7 +327,23 @@ mod tests {
         assert_eq!(seed.enterprise.id, "1100000");
         assert_eq!(seed.service_account.id, "31000000");
         let ids: Vec<_> = seed.users.iter().map(|u| u.id.as_str()).collect();
-        assert_eq!(ids, ["31000001", "31000002", "31000003", "31000004"]);
+        assert_eq!(
+            ids,
+            [
+                "31000001", "31000002", "31000003", "31000004", "41000001", "51000001"
+            ]
+        );
+        let accounts: Vec<_> = seed.users.iter().map(|u| &u.account).collect();
+        assert!(accounts[..4].iter().all(|a| **a == SeedAccount::Managed));
+        assert!(matches!(accounts[4], SeedAccount::OtherEnterprise { .. }));
+        assert_eq!(*accounts[5], SeedAccount::Personal);
+        assert!(seed.users.iter().all(|u| u.password.is_some()));
+        let oauth = seed
+            .apps
+            .iter()
+            .find(|a| a.auth == AppAuth::OAuth2)
+            .expect("an OAuth 2.0 app");
+        assert_eq!(oauth.client_id, "sandbox-oauth-app");
         let ccg = seed
             .apps
             .iter()

@@ -8,7 +8,7 @@ use std::{
 use axum::{
     Router,
     middleware::{from_fn_with_state, map_response},
-    routing::post,
+    routing::{get, post},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,8 +21,8 @@ use crate::{
     middleware, oauth,
     request_log::LogEntry,
     routes,
-    seed::{Seed, SeedError, SeedSource},
-    state::AppState,
+    seed::{AppAuth, Seed, SeedError, SeedSource},
+    state::{AppState, Lifetimes},
     store::Store,
 };
 
@@ -32,8 +32,13 @@ pub struct SandboxConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
     pub seed: SeedSource,
-    /// Lifetime of parent tokens (Box: about an hour).
+    /// Lifetime of access tokens (Box: 60 minutes).
     pub token_ttl: Duration,
+    /// Lifetime of the user grants' refresh tokens (Box: 60 days).
+    pub refresh_token_ttl: Duration,
+    /// Redirect URIs registered for OAuth 2.0 apps on top of the seed's, as
+    /// `(client_id, uri)`: the callback of an IdP on a port chosen at run time.
+    pub redirect_uris: Vec<(String, String)>,
 }
 
 impl Default for SandboxConfig {
@@ -42,6 +47,8 @@ impl Default for SandboxConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             seed: SeedSource::Builtin,
             token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(60 * 86_400),
+            redirect_uris: Vec::new(),
         }
     }
 }
@@ -71,6 +78,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/revoke", post(oauth::revoke))
+        .route(
+            "/api/oauth2/authorize",
+            get(oauth::authorize::start).post(oauth::authorize::submit),
+        )
         .merge(routes::router())
         .nest("/_sandbox", control::router())
         .fallback(routes::not_found)
@@ -86,6 +97,24 @@ impl Sandbox {
     /// Load the seed, bind, and serve in the background.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, StartError> {
         let seed = Seed::load(&config.seed)?;
+        let mut seed = seed;
+        for (client_id, uri) in &config.redirect_uris {
+            let app = seed
+                .apps
+                .iter_mut()
+                .find(|a| &a.client_id == client_id && a.auth == AppAuth::OAuth2)
+                .ok_or_else(|| {
+                    SeedError::Invalid(format!(
+                        "redirect URI for {client_id:?}: no OAuth 2.0 app has that client id"
+                    ))
+                })?;
+            if url::Url::parse(uri).is_err() {
+                return Err(
+                    SeedError::Invalid(format!("redirect URI {uri:?} is not a URL")).into(),
+                );
+            }
+            app.redirect_uris.push(uri.clone());
+        }
         let store = Store::from_seed(&seed)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -104,7 +133,11 @@ impl Sandbox {
             ip => ip,
         };
         let base_url = format!("http://{}", SocketAddr::new(host, addr.port()));
-        let state = AppState::new(seed, store, base_url, config.token_ttl);
+        let lifetimes = Lifetimes {
+            access: config.token_ttl,
+            refresh: config.refresh_token_ttl,
+        };
+        let state = AppState::new(seed, store, base_url, lifetimes);
         let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -151,6 +184,23 @@ impl Sandbox {
     /// `http://HOST:PORT/oauth2/revoke`
     pub fn revoke_url(&self) -> String {
         format!("{}/oauth2/revoke", self.state.base_url)
+    }
+
+    /// `http://HOST:PORT/api/oauth2/authorize`, the user sign-in of OAuth 2.0 apps
+    /// (Box: `https://account.box.com/api/oauth2/authorize`).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/api/oauth2/authorize", self.state.base_url)
+    }
+
+    /// Ends every grant of a Box user (as `POST /_sandbox/grants/revoke`): the user
+    /// removed the app from their account. Returns how many grants ended.
+    pub fn revoke_user_grants(&self, user: &str) -> usize {
+        self.state.revoke_user_grants(user, None)
+    }
+
+    /// Every refresh token lapses now; returns how many.
+    pub fn expire_refresh_tokens(&self) -> usize {
+        self.state.grants().expire_refresh_tokens()
     }
 
     /// The request log (as `GET /_sandbox/requests` returns it).

@@ -7,9 +7,18 @@ use std::{
 };
 
 use crate::{
-    downloads::Downloads, faults::Faults, request_log::RequestLog, seed::Seed, store::Store,
-    tokens::TokenStore,
+    downloads::Downloads, faults::Faults, grants::GrantStore, request_log::RequestLog, seed::Seed,
+    store::Store, tokens::TokenStore,
 };
+
+/// How long tokens live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Access tokens (Box: 60 minutes).
+    pub access: Duration,
+    /// Refresh tokens of the user grants (Box: 60 days).
+    pub refresh: Duration,
+}
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -17,14 +26,19 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     store: RwLock<Store>,
     tokens: Mutex<TokenStore>,
+    /// Never locked while `tokens` is held: take what you need from one, drop it, then
+    /// lock the other.
+    grants: Mutex<GrantStore>,
     faults: Mutex<Faults>,
     downloads: Mutex<Downloads>,
     pub log: RequestLog,
     pub seed: Seed,
     /// `http://HOST:PORT`, no trailing slash.
     pub base_url: String,
-    /// Lifetime of parent tokens.
+    /// Lifetime of parent tokens (CCG, JWT and user access tokens).
     pub token_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_ttl: Duration,
 }
 
 impl Deref for AppState {
@@ -35,16 +49,18 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(seed: Seed, store: Store, base_url: String, token_ttl: Duration) -> Self {
+    pub fn new(seed: Seed, store: Store, base_url: String, lifetimes: Lifetimes) -> Self {
         AppState(Arc::new(Inner {
             store: RwLock::new(store),
             tokens: Mutex::new(TokenStore::default()),
+            grants: Mutex::new(GrantStore::default()),
             faults: Mutex::new(Faults::default()),
             downloads: Mutex::new(Downloads::default()),
             log: RequestLog::default(),
             seed,
             base_url,
-            token_ttl,
+            token_ttl: lifetimes.access,
+            refresh_token_ttl: lifetimes.refresh,
         }))
     }
 
@@ -58,6 +74,26 @@ impl AppState {
 
     pub fn tokens(&self) -> MutexGuard<'_, TokenStore> {
         self.0.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn grants(&self) -> MutexGuard<'_, GrantStore> {
+        self.0.grants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Revokes the access tokens (by fingerprint) of a revoked grant.
+    pub fn revoke_access_tokens(&self, fingerprints: &[String]) {
+        let mut tokens = self.tokens();
+        for fp in fingerprints {
+            tokens.revoke_fingerprint(fp);
+        }
+    }
+
+    /// Ends every grant of `user` (to `client_id`, or to any app) and its tokens;
+    /// returns how many grants ended.
+    pub fn revoke_user_grants(&self, user: &str, client_id: Option<&str>) -> usize {
+        let (tokens, n) = self.grants().revoke_user(user, client_id);
+        self.revoke_access_tokens(&tokens);
+        n
     }
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -78,6 +114,7 @@ impl AppState {
             *self.store_mut() = fresh;
         }
         self.tokens().clear();
+        self.grants().clear();
         self.faults().clear();
         *self.downloads() = Downloads::default();
         self.log.clear();

@@ -171,7 +171,12 @@ impl TokenStore {
 
     /// Revoke a raw token (unknown tokens are ignored, as RFC 7009 asks).
     pub fn revoke(&mut self, raw: &str) -> bool {
-        match self.tokens.get_mut(&fingerprint(raw)) {
+        self.revoke_fingerprint(&fingerprint(raw))
+    }
+
+    /// Revoke a token by fingerprint.
+    pub fn revoke_fingerprint(&mut self, fingerprint: &str) -> bool {
+        match self.tokens.get_mut(fingerprint) {
             Some(r) => {
                 r.revoked = true;
                 true

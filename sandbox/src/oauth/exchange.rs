@@ -124,7 +124,11 @@ pub fn grant(state: &AppState, form: &Form) -> Result<Issued, OAuthError> {
         parent: Some(subject.fingerprint.clone()),
         as_user_allowed: subject.as_user_allowed,
     });
-    Ok(Issued { raw, record })
+    Ok(Issued {
+        raw,
+        record,
+        refresh_token: None,
+    })
 }
 
 #[cfg(test)]

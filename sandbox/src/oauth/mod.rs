@@ -1,10 +1,13 @@
 //! Box's OAuth endpoints: `POST /oauth2/token` (client credentials, JWT bearer,
-//! token exchange) and `POST /oauth2/revoke`, with Box's form fields and
-//! `OAuth2Error` answers.
+//! token exchange, and the user grants: authorization code and refresh token),
+//! `POST /oauth2/revoke`, with Box's form fields and `OAuth2Error` answers, and the
+//! user sign-in pages of `/api/oauth2/authorize`.
 
+pub mod authorize;
 mod ccg;
 mod exchange;
 mod jwt;
+mod user;
 
 use std::collections::HashMap;
 
@@ -133,6 +136,8 @@ impl Form {
 pub struct Issued {
     pub raw: String,
     pub record: TokenRecord,
+    /// The new refresh token, for the user grants.
+    pub refresh_token: Option<String>,
 }
 
 /// Check the client's id and secret, and that the app uses this grant.
@@ -182,7 +187,7 @@ fn resolve_subject(
             }
             let user = subject_id
                 .and_then(|id| store.user(id))
-                .filter(|u| !u.service_account)
+                .filter(|u| !u.service_account && u.is_managed())
                 .ok_or_else(invalid)?;
             Ok((SubjectType::User, user.id.clone()))
         }
@@ -216,10 +221,13 @@ fn token_body(store: &Store, issued: &Issued) -> Value {
         "token_type": "bearer",
         "restricted_to": restricted,
     });
-    if r.kind == TokenKind::Downscoped
-        && let Some(map) = body.as_object_mut()
-    {
-        map.insert("issued_token_type".into(), json!(ACCESS_TOKEN_TYPE));
+    if let Some(map) = body.as_object_mut() {
+        if r.kind == TokenKind::Downscoped {
+            map.insert("issued_token_type".into(), json!(ACCESS_TOKEN_TYPE));
+        }
+        if let Some(refresh) = &issued.refresh_token {
+            map.insert("refresh_token".into(), json!(refresh));
+        }
     }
     body
 }
@@ -257,7 +265,8 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
             GRANT_CLIENT_CREDENTIALS => ccg::grant(&state, &form),
             GRANT_JWT => jwt::grant(&state, &form, &mut info),
             GRANT_TOKEN_EXCHANGE => exchange::grant(&state, &form),
-            "authorization_code" | "refresh_token" => Err(OAuthError::unauthorized_client()),
+            "authorization_code" => user::authorization_code(&state, &form, &mut info),
+            "refresh_token" => user::refresh_token(&state, &form, &mut info),
             other => Err(OAuthError::new(
                 "unsupported_grant_type",
                 format!("The grant type '{other}' is not supported"),
@@ -302,6 +311,13 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         drop(store);
         let token = form.require("token")?;
         info.revoked_token = Some(tokens::fingerprint(token));
+        // A token of a user grant (access or refresh) ends the whole grant, as Box
+        // revokes both tokens of a pair.
+        let grant = state.grants().grant_of_token(token);
+        if let Some(grant) = grant {
+            let revoked = state.grants().revoke_grant(grant);
+            state.revoke_access_tokens(&revoked);
+        }
         state.tokens().revoke(token);
         Ok(())
     });
@@ -331,5 +347,9 @@ fn issue_parent(state: &AppState, app: &App, subject: (SubjectType, String)) -> 
         parent: None,
         as_user_allowed: app.as_user,
     });
-    Issued { raw, record }
+    Issued {
+        raw,
+        record,
+        refresh_token: None,
+    }
 }

@@ -60,6 +60,7 @@ pub async fn list(
     let users: Vec<_> = store
         .users
         .values()
+        .filter(|u| u.is_managed())
         .filter(|u| include_all || !u.service_account)
         .filter(|u| {
             term.is_empty()

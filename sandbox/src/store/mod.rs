@@ -21,7 +21,7 @@ pub use tree::{Container, NewItem, StoreError};
 
 use crate::{
     ids,
-    seed::{AppAuth, Seed, SeedError},
+    seed::{AppAuth, Seed, SeedAccount, SeedError},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +56,16 @@ pub struct User {
     pub job_title: String,
     pub created_at: String,
     pub service_account: bool,
+    pub account: SeedAccount,
+    pub password: Option<String>,
+}
+
+impl User {
+    /// A managed user of the sandbox's enterprise (the service account is one too):
+    /// the only users that CCG/JWT user tokens, `As-User` and `GET /users` reach.
+    pub fn is_managed(&self) -> bool {
+        self.account == SeedAccount::Managed
+    }
 }
 
 #[derive(Clone)]
@@ -68,6 +78,8 @@ pub struct App {
     pub as_user: bool,
     /// `(kid, key)` pairs for JWT assertions.
     pub keys: Vec<(String, DecodingKey)>,
+    /// OAuth 2.0 apps: the registered redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +216,8 @@ impl Store {
                 job_title: sa.job_title.clone(),
                 created_at: sa.created_at.clone(),
                 service_account: true,
+                account: SeedAccount::Managed,
+                password: None,
             },
         );
         for u in &seed.users {
@@ -217,6 +231,8 @@ impl Store {
                     job_title: u.job_title.clone(),
                     created_at: u.created_at.clone(),
                     service_account: false,
+                    account: u.account.clone(),
+                    password: u.password.clone(),
                 },
             );
         }
@@ -237,6 +253,7 @@ impl Store {
                 user_tokens: a.user_tokens,
                 as_user: a.as_user,
                 keys,
+                redirect_uris: a.redirect_uris.clone(),
             });
         }
         let mut items = BTreeMap::new();

@@ -9,4 +9,5 @@ mod features;
 mod jwt;
 mod oauth;
 mod schemas;
+mod user_oauth;
 mod writes;
