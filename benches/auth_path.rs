@@ -202,13 +202,13 @@ fn broker(c: &mut Criterion) {
     let list = catalog::find("box_folder_list").expect("box_folder_list");
     let access = ToolAccess::new(list.scopes).folder(fixture::ALICE_PRIVATE_FOLDER);
     // The first call fetches the parent token and exchanges it.
-    rt.block_on(broker.credential(&caller, &access))
+    rt.block_on(broker.credential(&caller, None, &access))
         .expect("a first credential");
 
     let mut group = c.benchmark_group("broker");
     group.bench_function("credential_cache_hit", |b| {
         iter_async(b, &rt, || {
-            broker.credential(black_box(&caller), black_box(&access))
+            broker.credential(black_box(&caller), None, black_box(&access))
         })
     });
     group.finish();

@@ -11,6 +11,7 @@
 # Keycloak), e2e clients.
 #
 # The Keycloak stage exports, for the stages after it:
+#   BOX_MCP_TEST_SANDBOX_URL    the box-sandbox Keycloak's `box` identity provider uses
 #   BOX_MCP_TEST_KEYCLOAK_URL   Keycloak's base URL, e.g. http://127.0.0.1:41234
 #   BOX_MCP_TEST_MCP_PORT       a free loopback port P reserved for box-mcp
 #   BOX_MCP_TEST_RESOURCE_URL   http://127.0.0.1:P/mcp, the MCP canonical URL that the
@@ -57,26 +58,28 @@ free_ports() {
     if command -v python3 >/dev/null 2>&1; then
         python3 -c '
 import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])
-a.close(); b.close()'
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))
+for x in s: x.close()'
         return
     fi
-    local p q i
+    local p q r i
     for i in $(seq 1 100); do
         p=$(( 20000 + (RANDOM % 40000) ))
         q=$(( 20000 + (RANDOM % 40000) ))
-        [ "$p" != "$q" ] || continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$q") 2>/dev/null; then
-            printf '%s %s\n' "$p" "$q"
+        r=$(( 20000 + (RANDOM % 40000) ))
+        [ "$p" != "$q" ] && [ "$q" != "$r" ] && [ "$p" != "$r" ] || continue
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$q") 2>/dev/null \
+            && ! (exec 3<>"/dev/tcp/127.0.0.1/$r") 2>/dev/null; then
+            printf '%s %s %s\n' "$p" "$q" "$r"
             return
         fi
     done
     return 1
 }
 ports="$(free_ports)" || die "could not find free loopback ports"
-read -r MCP_PORT KC_FREE_PORT <<<"$ports"
+read -r MCP_PORT KC_FREE_PORT SANDBOX_PORT <<<"$ports"
 export BOX_MCP_TEST_MCP_PORT="$MCP_PORT"
 export BOX_MCP_TEST_RESOURCE_URL="http://127.0.0.1:${MCP_PORT}/mcp"
 
@@ -88,6 +91,7 @@ stop_keycloak() {
     local rc=$?
     trap - EXIT
     keycloak stop || log "warning: could not stop Keycloak (run dir ${KC_RUN_DIR})"
+    if [ -n "${SANDBOX_PID:-}" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; fi
     exit "$rc"
 }
 trap stop_keycloak EXIT
@@ -101,7 +105,31 @@ if keycloak status >/dev/null 2>&1; then
 fi
 
 keycloak fetch || die "Keycloak could not be fetched (see the messages above); the Keycloak tests cannot run without it"
-KC_URL="$(KC_PORT="${KC_PORT:-$KC_FREE_PORT}" BOX_MCP_RESOURCE_URL="$BOX_MCP_TEST_RESOURCE_URL" keycloak start)" \
+KC_PORT="${KC_PORT:-$KC_FREE_PORT}"
+
+# The Box that Keycloak's `box` identity provider links accounts at: one
+# box-sandbox for the linked-account tests (tests/it/linked_keycloak.rs). Its access
+# tokens live 15 s and Keycloak renews them 5 s before, so the tests see renewals.
+cargo build --quiet --locked -p box-sandbox
+SANDBOX="http://127.0.0.1:${SANDBOX_PORT}"
+target/debug/box-sandbox --listen "127.0.0.1:${SANDBOX_PORT}" --token-ttl-secs 15 \
+    --redirect-uri "sandbox-oauth-app=http://127.0.0.1:${KC_PORT}/realms/box-mcp/broker/box/endpoint" \
+    > "$REPO_ROOT/target/test-sandbox.log" 2>&1 </dev/null 9>&- &
+SANDBOX_PID=$!
+for _ in $(seq 1 100); do
+    grep -q '"listening"' "$REPO_ROOT/target/test-sandbox.log" 2>/dev/null && break
+    kill -0 "$SANDBOX_PID" 2>/dev/null || die "box-sandbox did not start: $(cat "$REPO_ROOT/target/test-sandbox.log")"
+    sleep 0.1
+done
+grep -q '"listening"' "$REPO_ROOT/target/test-sandbox.log" || die "box-sandbox did not report listening"
+export BOX_MCP_TEST_SANDBOX_URL="$SANDBOX"
+
+KC_URL="$(KC_PORT="$KC_PORT" BOX_MCP_RESOURCE_URL="$BOX_MCP_TEST_RESOURCE_URL" \
+    BOX_MCP_BOX_AUTHORIZE_URL="${SANDBOX}/api/oauth2/authorize" \
+    BOX_MCP_BOX_TOKEN_URL="${SANDBOX}/oauth2/token" \
+    BOX_MCP_BOX_USERINFO_URL="${SANDBOX}/2.0/users/me" \
+    BOX_MCP_BOX_MIN_VALIDITY=5 \
+    keycloak start)" \
     || die "Keycloak could not be started (see the messages above and ${KC_RUN_DIR}/keycloak.log); the Keycloak tests cannot run without it"
 case "$KC_URL" in
     http://*) ;;

@@ -145,6 +145,7 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         session_idle_timeout: raw.session.idle_timeout,
         sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
         metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
+        keep_caller_token: settings.box_plan.uses_linked_accounts(),
         box_context: BoxContext::new(&raw.r#box, &settings.box_plan)?,
         authorizer: Authorizer::from_config(&raw.policy, catalog::policy_tools())
             .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?,

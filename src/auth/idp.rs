@@ -11,6 +11,8 @@ use reqwest::header::{ACCEPT, CACHE_CONTROL};
 use serde::Deserialize;
 use url::Url;
 
+use crate::outbound::error_chain;
+
 /// Largest IdP document we read; real ones are a few KiB.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
@@ -153,18 +155,6 @@ impl IdpClient {
         }
         Ok((body, max_age))
     }
-}
-
-/// reqwest's top-level message hides the cause ("error sending request"); keep the chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn parse_max_age(cache_control: &str) -> Option<Duration> {

@@ -2,6 +2,7 @@
 //! [`Principal`] a verified token describes.
 
 mod bearer;
+mod caller_token;
 mod config;
 mod error;
 mod idp;
@@ -11,6 +12,7 @@ mod rejection;
 mod verifier;
 
 pub use bearer::{bearer_token, token_in_query};
+pub use caller_token::CallerToken;
 pub use config::{
     AuthConfig, ClaimPaths, ClaimPreset, ClaimsConfig, INSECURE_NO_AUTH_BUILD, StdioConfig,
 };

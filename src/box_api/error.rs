@@ -50,6 +50,10 @@ pub enum BoxError {
     CredentialsUnavailable(String),
     #[error("Box answered HTTP {status}: {message}")]
     Other { status: u16, message: String },
+    /// The caller's own Box account must be linked (again) at the IdP first
+    /// (`box.per_user_token = "linked"`): `link_url` is where.
+    #[error("{message}")]
+    LinkRequired { link_url: String, message: String },
 }
 
 impl BoxError {

@@ -7,7 +7,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::{BrokerError, Plan};
-use crate::setting::{InvalidSetting, id_string, secret_string};
+use crate::{
+    linked::LinkedConfig,
+    setting::{InvalidSetting, id_string, secret_string},
+};
 
 /// `[box]`: the Box side (trust boundary 2). How box-mcp obtains Box tokens,
 /// which the credential broker ([`crate::broker`]) then downscopes per tool call.
@@ -80,9 +83,13 @@ pub struct BoxConfig {
     /// tables mapping to Box user ids.
     pub mapping_file: Option<PathBuf>,
     /// `per_user`: `user_token` (a token for the user: CCG with
-    /// `box_subject_type=user`, or a JWT user assertion) or `as_user` (the service
-    /// token with an `As-User` header).
+    /// `box_subject_type=user`, or a JWT user assertion), `as_user` (the service
+    /// token with an `As-User` header), or `linked` (the user's own Box account,
+    /// linked at the IdP and fetched from it: `[box.linked]`; no Box app
+    /// credentials, user mapping or enterprise needed).
     pub per_user_token: BoxPerUserToken,
+    /// `[box.linked]`: where linked Box accounts are fetched.
+    pub linked: LinkedConfig,
     /// Most tokens kept in each cache (parent tokens, downscoped tokens, email lookups).
     pub cache_capacity: u64,
     /// A cached token is replaced this long before it expires (at half its life
@@ -122,6 +129,7 @@ pub enum BoxUserMapping {
 pub enum BoxPerUserToken {
     UserToken,
     AsUser,
+    Linked,
 }
 
 impl Default for BoxConfig {
@@ -148,6 +156,7 @@ impl Default for BoxConfig {
             user_mapping: BoxUserMapping::Claim,
             mapping_file: None,
             per_user_token: BoxPerUserToken::UserToken,
+            linked: LinkedConfig::default(),
             cache_capacity: 10_000,
             expiry_margin: Duration::from_secs(60),
             user_lookup_ttl: Duration::from_secs(600),
@@ -161,7 +170,12 @@ impl BoxConfig {
     /// key decrypted, the mapping file parsed. The error names the key. The plan
     /// it returns is what the broker is built from, so no file is read twice.
     pub fn validate(&self) -> Result<Plan, InvalidSetting> {
-        Plan::resolve(self).map_err(|e| match e {
+        self.validate_for(None)
+    }
+
+    /// As [`BoxConfig::validate`], with `auth.issuer` for the defaults of `[box.linked]`.
+    pub fn validate_for(&self, issuer: Option<&str>) -> Result<Plan, InvalidSetting> {
+        Plan::resolve_for(self, issuer).map_err(|e| match e {
             BrokerError::Config { key, message } => InvalidSetting { key, message },
             other => InvalidSetting::new("box", other),
         })

@@ -4,6 +4,8 @@
 //! said in its error fields (scrubbed of any secret the request carried); never
 //! from a token, a client secret or an assertion.
 
+use crate::linked::LinkError;
+
 /// Why the broker could not hand out a Box credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
@@ -59,6 +61,10 @@ pub enum BrokerError {
     /// scope that is not a scope token, an item id that is not a Box id.
     #[error("invalid Box access request: {reason}")]
     InvalidRequest { reason: String },
+
+    /// `per_user_token = "linked"`: the caller's linked Box account could not be had.
+    #[error(transparent)]
+    Linked(#[from] LinkError),
 }
 
 impl BrokerError {
@@ -87,15 +93,20 @@ impl BrokerError {
             Self::InvalidResponse { .. } => "box_invalid_response",
             Self::Config { .. } => "box_configuration_error",
             Self::InvalidRequest { .. } => "box_invalid_request",
+            Self::Linked(LinkError::NotLinked { .. }) => "box_account_not_linked",
+            Self::Linked(LinkError::Broken { .. }) => "box_link_broken",
+            Self::Linked(LinkError::Unavailable(_)) => "idp_unavailable",
+            Self::Linked(_) => "box_link_unavailable",
         }
     }
 
     /// Whether trying again later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unavailable { .. } | Self::InvalidResponse { .. }
-        )
+        match self {
+            Self::Unavailable { .. } | Self::InvalidResponse { .. } => true,
+            Self::Linked(e) => e.is_transient(),
+            _ => false,
+        }
     }
 }
 
@@ -142,18 +153,6 @@ pub(crate) fn parse_box_error(body: &[u8], secrets: &[&str], fallback: &str) -> 
         scrub(code.as_deref().unwrap_or(fallback), secrets),
         scrub(description.as_deref().unwrap_or("no description"), secrets),
     )
-}
-
-/// reqwest's top-level message hides the cause ("error sending request"); keep the chain.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ mod mapping;
 mod plan;
 mod token_endpoint;
 
-use std::{fmt, sync::Arc, time::Instant};
+use std::{fmt, future::Future, sync::Arc, time::Instant};
 
 use moka::future::Cache;
 use secrecy::{ExposeSecret, SecretString};
@@ -52,7 +52,12 @@ use self::{
     plan::{GrantPlan, MappingPlan, ModePlan},
     token_endpoint::{Call, Outbound, TokenEndpointClient},
 };
-use crate::{auth::Principal, box_api::BoxId, setting::is_scope_token};
+use crate::{
+    auth::Principal,
+    box_api::BoxId,
+    linked::{LinkError, LinkedAccounts},
+    setting::is_scope_token,
+};
 
 /// What a tool needs from Box: its scopes and, when it targets one item, that item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +142,8 @@ struct Inner {
     downscoped: Cache<Key, Arc<IssuedToken>>,
     users_by_email: Cache<Key, Option<String>>,
     service_user: tokio::sync::OnceCell<String>,
+    /// `per_user_token = "linked"`: where callers' own Box tokens come from.
+    linked: Option<LinkedAccounts>,
 }
 
 impl fmt::Debug for Broker {
@@ -145,6 +152,7 @@ impl fmt::Debug for Broker {
             ModePlan::Disabled => "disabled",
             ModePlan::Service => "service",
             ModePlan::PerUser { .. } => "per_user",
+            ModePlan::Linked(_) => "per_user (linked accounts)",
         };
         f.debug_struct("Broker")
             .field("mode", &mode)
@@ -155,6 +163,7 @@ impl fmt::Debug for Broker {
 }
 
 /// A tool's access, checked and in canonical form.
+#[derive(Default)]
 struct Normalized {
     scopes: Vec<&'static str>,
     /// Space-separated, sorted.
@@ -186,6 +195,13 @@ impl Broker {
             })),
             Some(GrantPlan::Jwt(app)) => Some(Box::new(JwtBearer { app })),
         };
+        let linked = match &plan.mode {
+            ModePlan::Linked(linked) => Some(LinkedAccounts::new(
+                linked.clone(),
+                plan.token_retry.clone(),
+            )?),
+            _ => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 mode: plan.mode,
@@ -199,22 +215,42 @@ impl Broker {
                 downscoped: cache::token_cache(plan.cache_capacity),
                 users_by_email: cache::lookup_cache(plan.cache_capacity, plan.user_lookup_ttl),
                 service_user: tokio::sync::OnceCell::new(),
+                linked,
             }),
         })
     }
 
     /// Whether Box access is configured (`box.mode` is not `disabled`).
     pub fn is_enabled(&self) -> bool {
-        self.inner.grant.is_some()
+        self.inner.grant.is_some() || self.inner.linked.is_some()
+    }
+
+    /// Whether callers' own linked Box accounts are used: the caller's token must
+    /// then reach [`Broker::credential`] (it goes to the IdP, never to Box).
+    pub fn uses_linked_accounts(&self) -> bool {
+        self.inner.linked.is_some()
     }
 
     /// A Box credential for `caller`, downscoped to `access`. Cached; concurrent
     /// calls for the same (Box user, scopes, resource) share one request.
+    /// `caller_token` is the caller's own access token, used only with linked
+    /// accounts (sent to the IdP, never to Box).
     pub async fn credential(
         &self,
         caller: &Principal,
+        caller_token: Option<&SecretString>,
         access: &ToolAccess,
     ) -> Result<BoxCredential, BrokerError> {
+        if let Some(linked) = &self.inner.linked {
+            let request = self.normalize(access)?;
+            let token = self
+                .linked_downscoped(linked, caller, caller_token, &request)
+                .await?;
+            return Ok(BoxCredential {
+                token: token.token.clone(),
+                as_user: None,
+            });
+        }
         let grant = self.grant()?;
         let mut request = self.normalize(access)?;
         let (subject, as_user) = self.subject_for(caller).await?;
@@ -230,12 +266,19 @@ impl Broker {
 
     /// Drops the cached tokens [`Broker::credential`] would hand out for this
     /// caller and access (the downscoped token and its parent): for when Box
-    /// answered 401 to the last credential. The next call asks Box again.
+    /// answered 401 to the last credential. The next call asks Box (or, for a
+    /// linked account, the IdP) again.
     pub async fn forget(&self, caller: &Principal, access: &ToolAccess) {
-        let Ok(grant) = self.grant() else { return };
         let Ok(mut request) = self.normalize(access) else {
             return;
         };
+        if self.inner.linked.is_some() {
+            let (parent, downscoped) = linked_keys(caller, &request);
+            self.inner.downscoped.invalidate(&downscoped).await;
+            self.inner.parents.invalidate(&parent).await;
+            return;
+        }
+        let Ok(grant) = self.grant() else { return };
         let Ok((subject, as_user)) = self.subject_for(caller).await else {
             return;
         };
@@ -252,11 +295,20 @@ impl Broker {
     /// Per-user mode: the mapped user (for the claim and file mappings without a
     /// Box call). Service mode: the service account's own user id, which only
     /// Box knows: learned once with `GET /users/me` on the service token and
-    /// kept for the life of the process.
-    pub async fn box_user_id(&self, caller: &Principal) -> Result<String, BrokerError> {
+    /// kept for the life of the process. Linked accounts: `GET /users/me` with the
+    /// caller's linked Box token.
+    pub async fn box_user_id(
+        &self,
+        caller: &Principal,
+        caller_token: Option<&SecretString>,
+    ) -> Result<String, BrokerError> {
+        if let Some(linked) = &self.inner.linked {
+            let parent = self.linked_parent(linked, caller, caller_token).await?;
+            return self.user_of(&parent.token).await;
+        }
         let grant = self.grant()?;
         match &self.inner.mode {
-            ModePlan::Disabled => Err(BrokerError::Disabled),
+            ModePlan::Disabled | ModePlan::Linked(_) => Err(BrokerError::Disabled),
             ModePlan::PerUser { .. } => self.map_user(caller).await,
             ModePlan::Service => self
                 .inner
@@ -317,11 +369,21 @@ impl Broker {
             ModePlan::Service => Ok((self.enterprise()?, None)),
             ModePlan::PerUser { token, .. } => {
                 let user = self.map_user(caller).await?;
-                Ok(match token {
-                    BoxPerUserToken::UserToken => (Subject::User(user), None),
-                    BoxPerUserToken::AsUser => (self.enterprise()?, Some(user)),
-                })
+                match token {
+                    BoxPerUserToken::UserToken => Ok((Subject::User(user), None)),
+                    BoxPerUserToken::AsUser => Ok((self.enterprise()?, Some(user))),
+                    // The plan resolves linked accounts into `ModePlan::Linked`:
+                    // never fall back to the app's own credentials.
+                    BoxPerUserToken::Linked => Err(BrokerError::config(
+                        "box.per_user_token",
+                        "linked accounts are not served by the app's credentials",
+                    )),
+                }
             }
+            ModePlan::Linked(_) => Err(BrokerError::config(
+                "box.per_user_token",
+                "linked accounts are not served by the app's credentials",
+            )),
         }
     }
 
@@ -433,13 +495,18 @@ impl Broker {
 
     /// `GET /users/me` with the service token.
     async fn current_user(&self, grant: &dyn ParentGrant) -> Result<String, BrokerError> {
+        let service = self.parent(grant, &self.enterprise()?).await?;
+        self.user_of(&service.token).await
+    }
+
+    /// The Box user a token is for (`GET /users/me`).
+    async fn user_of(&self, token: &SecretString) -> Result<String, BrokerError> {
         #[derive(Deserialize)]
         struct Me {
             id: String,
         }
-        let service = self.parent(grant, &self.enterprise()?).await?;
         let url = self.api_url(&["users", "me"])?;
-        let body = self.get(Call::CurrentUser, url, &service.token).await?;
+        let body = self.get(Call::CurrentUser, url, token).await?;
         let me: Me = parse_json(Call::CurrentUser, &body)?;
         if !BoxId::is_valid(&me.id) {
             return Err(BrokerError::InvalidResponse {
@@ -531,10 +598,23 @@ impl Broker {
         request: &Normalized,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
         let (_, key) = self.keys(grant, subject, request);
+        self.exchange_cached(key, grant.strategy(), request, self.parent(grant, subject))
+            .await
+    }
+
+    /// The downscoped token under `key`: on a miss, `parent` is awaited and
+    /// exchanged at Box for one holding the request's scopes and resource.
+    async fn exchange_cached(
+        &self,
+        key: Key,
+        strategy: &'static str,
+        request: &Normalized,
+        parent: impl Future<Output = Result<Arc<IssuedToken>, BrokerError>>,
+    ) -> Result<Arc<IssuedToken>, BrokerError> {
         self.inner
             .downscoped
             .try_get_with(key, async {
-                let parent = self.parent(grant, subject).await?;
+                let parent = parent.await?;
                 let started = Instant::now();
                 let answer = grant::exchange(
                     &self.inner.http,
@@ -545,8 +625,7 @@ impl Broker {
                 )
                 .await?;
                 tracing::debug!(
-                    strategy = grant.strategy(),
-                    subject_type = subject.box_subject_type(),
+                    strategy,
                     scope = %request.scope,
                     resource = request.resource.as_deref().unwrap_or(""),
                     expires_in = answer.expires_in.as_secs(),
@@ -565,6 +644,85 @@ impl Broker {
             .await
             .map_err(unshare)
     }
+
+    /// The caller's linked Box token, cached per caller for at most
+    /// `box.linked.cache_ttl` (and never past the token's own expiry margin).
+    async fn linked_parent(
+        &self,
+        linked: &LinkedAccounts,
+        caller: &Principal,
+        caller_token: Option<&SecretString>,
+    ) -> Result<Arc<IssuedToken>, BrokerError> {
+        let (key, _) = linked_keys(caller, &Normalized::default());
+        self.inner
+            .parents
+            .try_get_with(key, async {
+                let token = caller_token.ok_or(LinkError::NoCallerToken)?;
+                let started = Instant::now();
+                let fetched = linked.fetch(token).await?;
+                let ttl = linked.cache_ttl();
+                let lifetime = if fetched.expires_in.is_zero() {
+                    ttl
+                } else {
+                    fetched.expires_in
+                };
+                let mut issued =
+                    IssuedToken::new(fetched.token, started, lifetime, self.inner.expiry_margin);
+                issued.refresh_at = issued.refresh_at.min(started + ttl);
+                tracing::debug!(
+                    provider = ?linked.provider(),
+                    expires_in = fetched.expires_in.as_secs(),
+                    "obtained the caller's linked Box token from the identity provider"
+                );
+                Ok(Arc::new(issued))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// A downscoped token from the caller's linked account. A linked token that
+    /// Box refuses to exchange (the grant was revoked at Box) is dropped from the
+    /// cache, and the caller is told to link again.
+    async fn linked_downscoped(
+        &self,
+        linked: &LinkedAccounts,
+        caller: &Principal,
+        caller_token: Option<&SecretString>,
+        request: &Normalized,
+    ) -> Result<Arc<IssuedToken>, BrokerError> {
+        let (parent_key, key) = linked_keys(caller, request);
+        let parent = self.linked_parent(linked, caller, caller_token);
+        match self.exchange_cached(key, "linked", request, parent).await {
+            Err(BrokerError::TokenEndpoint {
+                status: 400 | 401,
+                error,
+                description,
+                ..
+            }) if matches!(error.as_str(), "invalid_grant" | "invalid_token") => {
+                self.inner.parents.invalidate(&parent_key).await;
+                Err(linked
+                    .refused_by_box(format!("Box refused it: {error}: {description}"))
+                    .into())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Cache keys of a linked account: per caller (issuer and subject), never per
+/// token. The fields are length-prefixed, so no issuer/subject pair can collide
+/// with another strategy's (subject type, Box id).
+fn linked_keys(caller: &Principal, request: &Normalized) -> (Key, Key) {
+    (
+        cache::parent_key("linked", &caller.issuer, &caller.subject),
+        cache::downscoped_key(
+            "linked",
+            &caller.issuer,
+            &caller.subject,
+            &request.scopes,
+            request.resource.as_deref(),
+        ),
+    )
 }
 
 /// moka shares one error among all waiters of a coalesced miss.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::{box_api::BoxId, retry::RetryPolicy};
+use crate::{box_api::BoxId, linked::LinkedPlan, retry::RetryPolicy, setting::InvalidSetting};
 
 use super::config::{BoxAuth, BoxConfig, BoxMode, BoxPerUserToken, BoxUserMapping};
 use super::{error::BrokerError, jwt::JwtApp, mapping::MappingFile};
@@ -38,6 +38,8 @@ pub(crate) enum ModePlan {
         mapping: MappingPlan,
         token: BoxPerUserToken,
     },
+    /// `per_user_token = "linked"`: each caller's own Box account, from the IdP.
+    Linked(LinkedPlan),
 }
 
 /// A checked `[box]` section.
@@ -63,9 +65,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether callers' own linked Box accounts are used (`per_user_token = "linked"`).
+    pub fn uses_linked_accounts(&self) -> bool {
+        matches!(self.mode, ModePlan::Linked(_))
+    }
+
     /// Checks every value of `[box]`; unless Box is disabled, also that the
     /// credentials are complete, reading the JWT config and mapping files.
     pub fn resolve(c: &BoxConfig) -> Result<Self, BrokerError> {
+        Self::resolve_for(c, None)
+    }
+
+    /// As [`Plan::resolve`]; `issuer` (`auth.issuer`) gives `[box.linked]` its
+    /// default URLs.
+    pub fn resolve_for(c: &BoxConfig, issuer: Option<&str>) -> Result<Self, BrokerError> {
         let api = check_url("box.api_base_url", &c.api_base_url, c.allow_insecure_http)?;
         check_url(
             "box.upload_base_url",
@@ -177,6 +190,15 @@ impl Plan {
         if c.mode == BoxMode::Disabled {
             return Ok(plan);
         }
+        if c.mode == BoxMode::PerUser && c.per_user_token == BoxPerUserToken::Linked {
+            // The user's own account: no Box app credentials, mapping or enterprise.
+            let linked = c
+                .linked
+                .resolve(issuer)
+                .map_err(|InvalidSetting { key, message }| BrokerError::Config { key, message })?;
+            plan.mode = ModePlan::Linked(linked);
+            return Ok(plan);
+        }
 
         let grant = match c.auth {
             BoxAuth::Ccg => GrantPlan::ClientCredentials {
@@ -240,7 +262,7 @@ impl Plan {
         };
 
         let needs_enterprise = match &mode {
-            ModePlan::Disabled => None,
+            ModePlan::Disabled | ModePlan::Linked(_) => None,
             ModePlan::Service => Some("box.mode = \"service\""),
             ModePlan::PerUser { token, mapping } => {
                 if *token == BoxPerUserToken::AsUser {

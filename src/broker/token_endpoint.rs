@@ -1,9 +1,9 @@
 //! The Box token endpoint client of the broker: token endpoint form POSTs, and the
 //! two Box API reads the broker makes itself (user lookup by email, `/users/me`).
 //!
-//! Bounded like every outbound call of the server: no redirects, connect and
-//! total timeouts, a body size cap; and retried on transient answers and
-//! connection errors as [`crate::retry`] says. Other 4xx answers are final and
+//! Bounded like every outbound call of the server ([`crate::outbound`]): no
+//! redirects, connect and total timeouts, a body size cap; and retried on
+//! transient answers and connection errors as [`crate::retry`] says. Other 4xx answers are final and
 //! become errors naming Box's code and description.
 
 use std::time::Duration;
@@ -14,8 +14,11 @@ use reqwest::{
 };
 use url::Url;
 
-use super::error::{BrokerError, error_chain, parse_box_error};
-use crate::retry::{Attempts, GiveUp, RetryPolicy, is_transient, retry_after};
+use super::error::{BrokerError, parse_box_error};
+use crate::{
+    outbound::{self, Answer, Exchange, Exhausted, error_chain},
+    retry::RetryPolicy,
+};
 
 /// Largest token endpoint answer read; real ones are well under 4 KiB.
 const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -38,7 +41,7 @@ impl Call {
             Self::JwtBearer => "JWT assertion grant",
             Self::TokenExchange => "downscoping exchange",
             Self::UserLookup => "user lookup by email (GET /users)",
-            Self::CurrentUser => "service account lookup (GET /users/me)",
+            Self::CurrentUser => "current user lookup (GET /users/me)",
         }
     }
 
@@ -75,20 +78,9 @@ pub(crate) struct TokenEndpointClient {
     timeout: Duration,
 }
 
-/// Why the last attempt failed, for the final message.
-enum Failure {
-    Status(StatusCode, String),
-    Connect(String),
-}
-
 impl TokenEndpointClient {
     pub fn new(retry: RetryPolicy, timeout: Duration) -> Result<Self, BrokerError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .user_agent(concat!("box-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = outbound::client(timeout)
             .map_err(|e| BrokerError::config("box.timeout", error_chain(&e)))?;
         Ok(Self {
             http,
@@ -106,84 +98,45 @@ impl TokenEndpointClient {
         secrets: &[&str],
         build: impl Fn() -> Result<Outbound, BrokerError>,
     ) -> Result<Vec<u8>, BrokerError> {
-        let mut attempts = Attempts::new(&self.retry);
-        let mut last: Option<Failure> = None;
-        let mut gave_up = GiveUp::Attempts;
-
-        while let Some(left) = attempts.start() {
-            let request = match build()? {
-                Outbound::Form { url, body } => self
-                    .http
-                    .post(url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(body),
-                Outbound::Get { url, bearer } => self.http.get(url).bearer_auth(bearer),
-            }
-            .header(ACCEPT, "application/json")
-            .timeout(self.timeout.min(left));
-
-            let retry_after = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after(response.headers());
-                    match read_body(response, call.max_bytes()).await {
-                        Ok(body) if status.is_success() => return Ok(body),
-                        Ok(body) if is_transient(status) => {
-                            let (code, _) = parse_box_error(&body, secrets, "");
-                            last = Some(Failure::Status(status, code));
-                            retry_after
-                        }
-                        Ok(body) => return Err(refused(call, status, &body, secrets)),
-                        Err(reason) => {
-                            last = Some(Failure::Connect(reason));
-                            None
-                        }
-                    }
-                }
-                Err(e) => {
-                    last = Some(Failure::Connect(error_chain(&e)));
-                    None
-                }
-            };
-            let delay = match attempts.next_wait(retry_after) {
-                Ok(delay) => delay,
-                Err(why) => {
-                    gave_up = why;
-                    break;
-                }
-            };
-            tracing::warn!(
-                call = call.describe(),
-                attempt = attempts.made(),
-                delay_ms = delay.as_millis() as u64,
-                "Box answered with a retryable failure; retrying"
-            );
-            tokio::time::sleep(delay).await;
-        }
-
-        let last = match last {
-            Some(Failure::Status(status, code)) if code.is_empty() => format!("HTTP {status}"),
-            Some(Failure::Status(status, code)) => format!("HTTP {status} {code}"),
-            Some(Failure::Connect(reason)) => reason,
-            None => "no attempt fit in the time budget".into(),
+        let failure_code = |body: &[u8]| parse_box_error(body, secrets, "").0;
+        let exchange = Exchange {
+            what: call.describe(),
+            retry: &self.retry,
+            timeout: self.timeout,
+            max_bytes: call.max_bytes(),
+            failure_code: &failure_code,
+            transient: outbound::is_transient,
         };
-        let made = attempts.made();
-        let mut reason = format!(
-            "the {} failed after {made} attempt{} in {:.1}s; last: {last}",
-            call.describe(),
-            if made == 1 { "" } else { "s" },
-            attempts.elapsed().as_secs_f64(),
-        );
-        if let GiveUp::Budget {
-            retry_after: Some(wait),
-        } = gave_up
-        {
-            reason.push_str(&format!(
-                " (Box asked to retry after {}s, beyond box.token_retry_max_elapsed)",
-                wait.as_secs()
-            ));
+        let answer = outbound::send(&exchange, || {
+            Ok::<_, BrokerError>(
+                match build()? {
+                    Outbound::Form { url, body } => self
+                        .http
+                        .post(url)
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body),
+                    Outbound::Get { url, bearer } => self.http.get(url).bearer_auth(bearer),
+                }
+                .header(ACCEPT, "application/json"),
+            )
+        })
+        .await?;
+        match answer {
+            Ok(Answer { status, body }) if status.is_success() => Ok(body),
+            Ok(Answer { status, body }) => Err(refused(call, status, &body, secrets)),
+            Err(Exhausted {
+                mut reason,
+                retry_after,
+            }) => {
+                if let Some(wait) = retry_after {
+                    reason.push_str(&format!(
+                        " (Box asked to retry after {}s, beyond box.token_retry_max_elapsed)",
+                        wait.as_secs()
+                    ));
+                }
+                Err(BrokerError::Unavailable { reason })
+            }
         }
-        Err(BrokerError::Unavailable { reason })
     }
 }
 
@@ -207,17 +160,6 @@ fn refused(call: Call, status: StatusCode, body: &[u8], secrets: &[&str]) -> Bro
             message: description,
         }
     }
-}
-
-async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
-        if body.len() + chunk.len() > max {
-            return Err(format!("answer larger than {max} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ impl Settings {
         raw.http.validate()?;
         raw.session.validate()?;
         raw.log.validate()?;
-        let box_plan = raw.r#box.validate()?;
+        let box_plan = raw.r#box.validate_for(Some(&raw.auth.issuer))?;
         raw.policy.validate()?;
 
         Ok(Self {

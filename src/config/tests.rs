@@ -153,3 +153,36 @@ fn unknown_box_keys_are_refused() {
     let err = Config::load(Some(file.path())).unwrap_err().to_string();
     assert!(err.contains("client_secrte"), "{err}");
 }
+
+#[test]
+fn linked_accounts_take_their_urls_from_the_issuer_and_redact_the_secret() {
+    let file = temp_file(
+        "box-mcp.toml",
+        r#"
+[auth]
+issuer = "http://127.0.0.1:8080/realms/box-mcp"
+
+[box]
+mode = "per_user"
+per_user_token = "linked"
+
+[box.linked]
+client_id = "box-mcp"
+client_secret = "linked-secret-value"
+cache_ttl = "30s"
+"#,
+    );
+    let raw = Config::load(Some(file.path())).unwrap();
+    let settings = Settings::from_config(raw).unwrap();
+    assert!(settings.box_plan.uses_linked_accounts());
+    let text = settings.redacted_toml();
+    assert!(text.contains("[box.linked]"), "{text}");
+    assert!(text.contains("client_secret = \"[redacted]\""), "{text}");
+    assert!(!text.contains("linked-secret-value"), "{text}");
+
+    // Without the client secret the error names the key.
+    let mut raw = Config::load(Some(file.path())).unwrap();
+    raw.r#box.linked.client_secret = None;
+    let err = Settings::from_config(raw).unwrap_err().to_string();
+    assert!(err.contains("box.linked.client_secret"), "{err}");
+}

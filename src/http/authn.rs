@@ -2,7 +2,8 @@
 //! malformed headers, waits for nothing (503 while the IdP's keys are not loaded),
 //! verifies the token, checks the required scopes, and hands the [`Principal`] on
 //! in the request extensions. The Authorization header is removed afterwards, so
-//! nothing behind this layer (rmcp, tools, logs) can see the token.
+//! nothing behind this layer (rmcp, tools, logs) can see the token; with linked
+//! Box accounts the tools get it as a [`CallerToken`], for the IdP exchange only.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use axum::{
 use http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState};
-use crate::auth::{Principal, bearer_token, token_in_query};
+use crate::auth::{CallerToken, Principal, bearer_token, token_in_query};
 
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
@@ -30,11 +31,18 @@ pub async fn authenticate(
     // Read what we need from the request before awaiting: a borrowed request
     // (its body is not `Sync`) cannot be held across an await point.
     let presented = presented_token(&request).map(|t| t.map(str::to_owned));
+    let kept = match (&presented, state.keep_caller_token) {
+        (Ok(Some(token)), true) => Some(Arc::new(CallerToken::new(token))),
+        _ => None,
+    };
     match principal_for(&state, presented).await {
         Ok(principal) => {
             tracing::Span::current().record("subject", principal.subject.as_str());
             request.headers_mut().remove(AUTHORIZATION);
             request.extensions_mut().insert(principal);
+            if let Some(token) = kept {
+                request.extensions_mut().insert(token);
+            }
             next.run(request).await
         }
         Err(error) => {

@@ -75,6 +75,9 @@ pub struct AppState {
     /// this principal, with no token, scope check or tool policy. `None` in every
     /// real deployment (configuration refuses the switch elsewhere).
     pub unauthenticated: Option<Arc<Principal>>,
+    /// Keep the caller's token for the tools ([`crate::auth::CallerToken`]): only
+    /// when linked Box accounts need it for the IdP token exchange.
+    pub keep_caller_token: bool,
 }
 
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use crate::{
     audit::AuditEvent,
-    auth::Principal,
+    auth::{CallerToken, Principal},
     authz::{Authorizer, Decision},
     telemetry::RequestId,
 };
@@ -113,6 +113,20 @@ impl BoxMcp {
     }
 }
 
+impl BoxMcp {
+    /// The caller's own token, when linked Box accounts need it (see
+    /// [`crate::auth::CallerToken`]); `None` otherwise and over stdio.
+    pub(crate) fn caller_token(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Arc<CallerToken>> {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Arc<CallerToken>>().cloned())
+    }
+}
+
 impl ServerHandler for BoxMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -191,11 +205,24 @@ impl ServerHandler for BoxMcp {
             audit.latency(started.elapsed()).emit();
             return Err(ErrorData::invalid_params("tool not found", None));
         }
+        let client = context.peer.peer_info();
         let result = self
             .tools
             .call(ToolCallContext::new(self, request, context))
             .await
             .map(tools::structure_argument_error);
+        // A caller who must link their Box account first: a client that can open
+        // URLs for its user gets MCP's URL elicitation error instead.
+        let result = match &result {
+            Ok(response) => {
+                match tools::link_elicitation(response, client.as_deref().map(|c| &c.capabilities))
+                {
+                    Some(error) => Err(error),
+                    None => result,
+                }
+            }
+            Err(_) => result,
+        };
         let outcome = match &result {
             Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => format!(
                 "error:{}",

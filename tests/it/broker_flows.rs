@@ -399,9 +399,9 @@ async fn same_user_and_scopes_make_one_exchange() {
     let stub = Stub::start(None).await;
     let broker = Broker::new(&stub.config()).unwrap();
 
-    let a = broker.credential(&alice(), &READ).await.unwrap();
+    let a = broker.credential(&alice(), None, &READ).await.unwrap();
     let b = broker
-        .credential(&caller("bob", None, None), &READ_REORDERED)
+        .credential(&caller("bob", None, None), None, &READ_REORDERED)
         .await
         .unwrap();
     assert_eq!(a.token.expose_secret(), b.token.expose_secret());
@@ -410,14 +410,14 @@ async fn same_user_and_scopes_make_one_exchange() {
     assert_eq!(stub.count(|c| &c.exchange), 1);
 
     // Other scopes: a new exchange from the cached parent.
-    broker.credential(&alice(), &WRITE).await.unwrap();
+    broker.credential(&alice(), None, &WRITE).await.unwrap();
     // One item: a new exchange restricted to it.
     broker
-        .credential(&alice(), &READ.file("123"))
+        .credential(&alice(), None, &READ.file("123"))
         .await
         .unwrap();
     broker
-        .credential(&alice(), &READ.folder("0"))
+        .credential(&alice(), None, &READ.folder("0"))
         .await
         .unwrap();
     assert_eq!(stub.count(|c| &c.ccg), 1);
@@ -448,7 +448,7 @@ async fn fifty_concurrent_cold_calls_make_one_grant_and_one_exchange() {
     let broker = Broker::new(&stub.config()).unwrap();
     let calls = (0..50).map(|_| {
         let broker = broker.clone();
-        tokio::spawn(async move { broker.credential(&alice(), &READ).await })
+        tokio::spawn(async move { broker.credential(&alice(), None, &READ).await })
     });
     let results = futures::future::join_all(calls).await;
     let tokens: HashSet<String> = results
@@ -470,7 +470,7 @@ async fn too_many_requests_with_retry_after_is_retried() {
     );
     let broker = Broker::new(&stub.config()).unwrap();
     let started = Instant::now();
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "{:?}",
@@ -484,10 +484,10 @@ async fn too_many_requests_with_retry_after_is_retried() {
 async fn server_errors_on_the_exchange_are_retried() {
     let stub = Stub::start(None).await;
     let broker = Broker::new(&stub.config()).unwrap();
-    broker.credential(&alice(), &WRITE).await.unwrap(); // warms the parent
+    broker.credential(&alice(), None, &WRITE).await.unwrap(); // warms the parent
     stub.script(502, None, json!({}));
     stub.script(503, None, json!({}));
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(stub.count(|c| &c.ccg), 1);
     assert_eq!(stub.count(|c| &c.exchange), 4);
 }
@@ -502,7 +502,7 @@ async fn persistent_server_errors_end_in_a_clear_error_within_the_bound() {
     config.token_retry_max_elapsed = Duration::from_secs(1);
     let broker = Broker::new(&config).unwrap();
     let started = Instant::now();
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
     assert!(matches!(err, BrokerError::Unavailable { .. }), "{err}");
@@ -519,7 +519,7 @@ async fn persistent_server_errors_end_in_a_clear_error_within_the_bound() {
     config.token_max_attempts = 3;
     let broker = Broker::new(&config).unwrap();
     let before = stub.count(|c| &c.ccg);
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     assert!(err.to_string().contains("3 attempts"), "{err}");
     assert_eq!(stub.count(|c| &c.ccg) - before, 3);
 }
@@ -544,7 +544,7 @@ async fn a_dead_endpoint_ends_in_a_clear_error_within_the_bound() {
     };
     let broker = Broker::new(&config).unwrap();
     let started = Instant::now();
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     assert!(
         started.elapsed() < Duration::from_millis(2500),
         "{:?}",
@@ -560,7 +560,7 @@ async fn refusals_are_not_retried_and_name_box_error() {
     let mut config = stub.config();
     config.client_secret = Some("wrong-secret".into());
     let broker = Broker::new(&config).unwrap();
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     assert_eq!(stub.count(|c| &c.ccg), 1, "a 4xx is final");
     match &err {
         BrokerError::TokenEndpoint {
@@ -579,9 +579,9 @@ async fn refusals_are_not_retried_and_name_box_error() {
 
     // An exchange refusal (here: Box says the scope is not allowed) is reported as such.
     let broker = Broker::new(&stub.config()).unwrap();
-    broker.credential(&alice(), &WRITE).await.unwrap();
+    broker.credential(&alice(), None, &WRITE).await.unwrap();
     stub.script(400, None, json!({"error": "invalid_scope", "error_description": "The requested scope is not allowed"}));
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     assert!(
         err.to_string().contains(
             "downscoping exchange (HTTP 400 invalid_scope: The requested scope is not allowed)"
@@ -589,7 +589,7 @@ async fn refusals_are_not_retried_and_name_box_error() {
         "{err}"
     );
     // Errors are not cached: the next call asks again and succeeds.
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
 }
 
 #[tokio::test]
@@ -601,10 +601,10 @@ async fn per_user_claim_mapping_gets_user_tokens() {
     config.enterprise_id = None; // user tokens by claim need no enterprise
     let broker = Broker::new(&config).unwrap();
 
-    let a = broker.credential(&alice(), &READ).await.unwrap();
+    let a = broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(a.as_user, None);
     let bob = caller("bob", Some("31000002"), None);
-    let b = broker.credential(&bob, &READ).await.unwrap();
+    let b = broker.credential(&bob, None, &READ).await.unwrap();
     assert_ne!(a.token.expose_secret(), b.token.expose_secret());
     assert_eq!(stub.count(|c| &c.ccg), 2);
     assert_eq!(stub.count(|c| &c.exchange), 2);
@@ -623,10 +623,10 @@ async fn per_user_claim_mapping_gets_user_tokens() {
         ),
         ("user", "31000002")
     );
-    assert_eq!(broker.box_user_id(&bob).await.unwrap(), "31000002");
+    assert_eq!(broker.box_user_id(&bob, None).await.unwrap(), "31000002");
 
     // Cached per user: alice again makes no call.
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(stub.count(|c| &c.all), 4);
 }
 
@@ -638,7 +638,7 @@ async fn unmapped_callers_get_not_mapped_and_no_http_call() {
     let broker = Broker::new(&config).unwrap();
 
     let err = broker
-        .credential(&caller("eve", None, Some("eve@example.com")), &READ)
+        .credential(&caller("eve", None, Some("eve@example.com")), None, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -648,24 +648,24 @@ async fn unmapped_callers_get_not_mapped_and_no_http_call() {
     assert!(err.to_string().contains("Box user claim"), "{err}");
     assert_eq!(err.code(), "box_user_not_mapped");
     let err = broker
-        .credential(&caller("mallory", Some("../31000001"), None), &READ)
+        .credential(&caller("mallory", Some("../31000001"), None), None, &READ)
         .await
         .unwrap_err();
     assert!(matches!(err, BrokerError::NotMapped { .. }), "{err}");
     let err = broker
-        .box_user_id(&caller("eve", None, None))
+        .box_user_id(&caller("eve", None, None), None)
         .await
         .unwrap_err();
     assert!(matches!(err, BrokerError::NotMapped { .. }), "{err}");
 
     // Bad tool requests are refused before any call too.
     let err = broker
-        .credential(&alice(), &READ.file("1/../2"))
+        .credential(&alice(), None, &READ.file("1/../2"))
         .await
         .unwrap_err();
     assert!(matches!(err, BrokerError::InvalidRequest { .. }), "{err}");
     let err = broker
-        .credential(&alice(), &ToolAccess::new(&[]))
+        .credential(&alice(), None, &ToolAccess::new(&[]))
         .await
         .unwrap_err();
     assert!(matches!(err, BrokerError::InvalidRequest { .. }), "{err}");
@@ -679,9 +679,9 @@ async fn as_user_shares_the_service_token_and_sets_the_header() {
     config.mode = BoxMode::PerUser;
     config.per_user_token = BoxPerUserToken::AsUser;
     let broker = Broker::new(&config).unwrap();
-    let a = broker.credential(&alice(), &READ).await.unwrap();
+    let a = broker.credential(&alice(), None, &READ).await.unwrap();
     let b = broker
-        .credential(&caller("bob", Some("31000002"), None), &READ)
+        .credential(&caller("bob", Some("31000002"), None), None, &READ)
         .await
         .unwrap();
     assert_eq!(a.as_user.as_deref(), Some("31000001"));
@@ -708,9 +708,12 @@ async fn email_mapping_looks_the_user_up_once_with_an_exact_match() {
     let broker = Broker::new(&config).unwrap();
 
     let by_email = caller("a-sub", None, Some("Alice@Example.com"));
-    assert_eq!(broker.box_user_id(&by_email).await.unwrap(), "31000001");
-    broker.credential(&by_email, &READ).await.unwrap();
-    broker.credential(&by_email, &WRITE).await.unwrap();
+    assert_eq!(
+        broker.box_user_id(&by_email, None).await.unwrap(),
+        "31000001"
+    );
+    broker.credential(&by_email, None, &READ).await.unwrap();
+    broker.credential(&by_email, None, &WRITE).await.unwrap();
     assert_eq!(stub.count(|c| &c.users), 1, "lookup cached");
     let grants = stub.state.grants.lock().unwrap().clone();
     assert_eq!(
@@ -726,13 +729,13 @@ async fn email_mapping_looks_the_user_up_once_with_an_exact_match() {
     );
 
     let err = broker
-        .credential(&caller("z", None, Some("zed@example.com")), &READ)
+        .credential(&caller("z", None, Some("zed@example.com")), None, &READ)
         .await
         .unwrap_err();
     assert!(matches!(err, BrokerError::NotMapped { .. }), "{err}");
     assert!(err.to_string().contains("zed@example.com"), "{err}");
     let err = broker
-        .credential(&caller("n", None, None), &READ)
+        .credential(&caller("n", None, None), None, &READ)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no email claim"), "{err}");
@@ -754,34 +757,34 @@ async fn file_mapping_maps_by_subject_username_or_email() {
 
     assert_eq!(
         broker
-            .box_user_id(&caller("sub-alice", None, None))
+            .box_user_id(&caller("sub-alice", None, None), None)
             .await
             .unwrap(),
         "31000001"
     );
     assert_eq!(
         broker
-            .box_user_id(&caller("bob", None, None))
+            .box_user_id(&caller("bob", None, None), None)
             .await
             .unwrap(),
         "31000002"
     );
     assert_eq!(
         broker
-            .box_user_id(&caller("x", None, Some("CAROL@example.com")))
+            .box_user_id(&caller("x", None, Some("CAROL@example.com")), None)
             .await
             .unwrap(),
         "31000003"
     );
     let err = broker
-        .credential(&caller("dave", Some("31000004"), None), &READ)
+        .credential(&caller("dave", Some("31000004"), None), None, &READ)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("box.mapping_file"), "{err}");
     assert_eq!(stub.count(|c| &c.all), 0);
 
     broker
-        .credential(&caller("bob", None, None), &READ)
+        .credential(&caller("bob", None, None), None, &READ)
         .await
         .unwrap();
     assert_eq!(
@@ -814,16 +817,22 @@ async fn jwt_assertions_verify_with_the_public_key() {
 
     // Service: an enterprise assertion.
     let broker = Broker::new(&config).unwrap();
-    broker.credential(&alice(), &READ).await.unwrap();
-    assert_eq!(broker.box_user_id(&alice()).await.unwrap(), SERVICE_USER);
-    assert_eq!(broker.box_user_id(&alice()).await.unwrap(), SERVICE_USER);
+    broker.credential(&alice(), None, &READ).await.unwrap();
+    assert_eq!(
+        broker.box_user_id(&alice(), None).await.unwrap(),
+        SERVICE_USER
+    );
+    assert_eq!(
+        broker.box_user_id(&alice(), None).await.unwrap(),
+        SERVICE_USER
+    );
     assert_eq!(stub.count(|c| &c.me), 1, "learned once");
     assert_eq!(stub.count(|c| &c.jwt), 1);
 
     // Per user: a user assertion.
     config.mode = BoxMode::PerUser;
     let broker = Broker::new(&config).unwrap();
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(stub.count(|c| &c.jwt), 2);
     assert_eq!(stub.count(|c| &c.exchange), 2);
 
@@ -862,7 +871,7 @@ async fn each_jwt_retry_carries_a_fresh_assertion() {
     config.jwt_config_file = Some(path.clone());
     let broker = Broker::new(&config).unwrap();
     stub.script(500, None, json!({}));
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     // The stub refuses a reused jti, so the success proves the retry re-signed.
     assert_eq!(stub.count(|c| &c.jwt), 2);
     std::fs::remove_dir_all(path.parent().unwrap()).ok();
@@ -873,11 +882,11 @@ async fn tokens_are_fetched_again_when_they_near_expiry() {
     let stub = Stub::start(None).await;
     *stub.state.expires_in.lock().unwrap() = 2; // refreshed at half life: 1 s
     let broker = Broker::new(&stub.config()).unwrap();
-    broker.credential(&alice(), &READ).await.unwrap();
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(stub.count(|c| &c.exchange), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    broker.credential(&alice(), &READ).await.unwrap();
+    broker.credential(&alice(), None, &READ).await.unwrap();
     assert_eq!(stub.count(|c| &c.ccg), 2);
     assert_eq!(stub.count(|c| &c.exchange), 2);
 }
@@ -886,9 +895,9 @@ async fn tokens_are_fetched_again_when_they_near_expiry() {
 async fn forget_drops_the_cached_tokens() {
     let stub = Stub::start(None).await;
     let broker = Broker::new(&stub.config()).unwrap();
-    let first = broker.credential(&alice(), &READ).await.unwrap();
+    let first = broker.credential(&alice(), None, &READ).await.unwrap();
     broker.forget(&alice(), &READ).await;
-    let second = broker.credential(&alice(), &READ).await.unwrap();
+    let second = broker.credential(&alice(), None, &READ).await.unwrap();
     assert_ne!(first.token.expose_secret(), second.token.expose_secret());
     assert_eq!(stub.count(|c| &c.ccg), 2);
     assert_eq!(stub.count(|c| &c.exchange), 2);
@@ -898,11 +907,11 @@ async fn forget_drops_the_cached_tokens() {
 async fn a_disabled_broker_says_so() {
     let broker = Broker::new(&BoxConfig::default()).unwrap();
     assert!(!broker.is_enabled());
-    let err = broker.credential(&alice(), &READ).await.unwrap_err();
+    let err = broker.credential(&alice(), None, &READ).await.unwrap_err();
     assert_eq!(err, BrokerError::Disabled);
     assert!(err.to_string().contains("box.mode"), "{err}");
     assert_eq!(
-        broker.box_user_id(&alice()).await.unwrap_err(),
+        broker.box_user_id(&alice(), None).await.unwrap_err(),
         BrokerError::Disabled
     );
 }

@@ -35,19 +35,19 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::common::{self, Reply, ServerProcess};
 
-const REALM: &str = "box-mcp";
+pub(crate) const REALM: &str = "box-mcp";
 const TEST_CLIENT: &str = "box-mcp-test-direct-grant";
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Held exclusively by tests that change `box-mcp`'s signing keys, shared by the rest.
-static REALM_KEYS: RwLock<()> = RwLock::const_new(());
+pub(crate) static REALM_KEYS: RwLock<()> = RwLock::const_new(());
 
 // ---------------------------------------------------------------------------------
 // Environment
 // ---------------------------------------------------------------------------------
 
 /// Where Keycloak is and which MCP URL its `mcp:tools` scope puts into `aud`.
-struct KeycloakEnv {
+pub(crate) struct KeycloakEnv {
     /// e.g. `http://127.0.0.1:41234`
     base: String,
     /// `http://127.0.0.1:$P/mcp`
@@ -57,7 +57,7 @@ struct KeycloakEnv {
 }
 
 impl KeycloakEnv {
-    fn get() -> Self {
+    pub(crate) fn get() -> Self {
         let var = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -87,14 +87,14 @@ impl KeycloakEnv {
         }
     }
 
-    fn issuer(&self, realm: &str) -> String {
+    pub(crate) fn issuer(&self, realm: &str) -> String {
         format!("{}/realms/{realm}", self.base)
     }
 
     /// A box-mcp trusting realm `box-mcp`, whose canonical URL is Keycloak's MCP
     /// audience, with the shipped tool policy and `extra` settings. Waits until it has
     /// loaded Keycloak's keys.
-    async fn server(&self, extra: &[(&str, &str)]) -> ServerProcess {
+    pub(crate) async fn server(&self, extra: &[(&str, &str)]) -> ServerProcess {
         let mut env = vec![("BOX_MCP_PUBLIC_BASE_URL", self.public_base.as_str())];
         env.extend_from_slice(&shipped_policy());
         env.extend_from_slice(extra);
@@ -168,7 +168,7 @@ async fn password_token(
 }
 
 /// A realm user's token for the MCP server (`openid mcp:tools` at the test client).
-async fn mcp_token(kc: &KeycloakEnv, user: &str) -> String {
+pub(crate) async fn mcp_token(kc: &KeycloakEnv, user: &str) -> String {
     password_token(
         kc,
         REALM,
@@ -263,7 +263,7 @@ async fn refused(server: &ServerProcess, kc: &KeycloakEnv, token: &str) -> Strin
 // ---------------------------------------------------------------------------------
 
 /// The master realm's admin (admin/admin through `admin-cli`).
-struct Admin {
+pub(crate) struct Admin {
     base: String,
     http: reqwest::Client,
     /// Master-realm access tokens live 60 s; one is reused for 30 s.
@@ -271,7 +271,7 @@ struct Admin {
 }
 
 impl Admin {
-    fn new(kc: &KeycloakEnv) -> Self {
+    pub(crate) fn new(kc: &KeycloakEnv) -> Self {
         Self {
             base: kc.base.clone(),
             http: http(),
@@ -314,7 +314,7 @@ impl Admin {
     }
 
     /// A request to `/admin/realms/<path>`; returns status, `Location` and body.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -341,7 +341,7 @@ impl Admin {
         (status, location, value)
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let (status, _, body) = self.call(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         body
@@ -360,7 +360,7 @@ impl Admin {
     }
 
     /// DELETE for cleanup: reports, never panics (it runs after a failure too).
-    async fn delete(&self, path: &str) {
+    pub(crate) async fn delete(&self, path: &str) {
         let (status, _, body) = self.call(Method::DELETE, path, None).await;
         if !status.is_success() {
             eprintln!("cleanup: DELETE {path} answered {status}: {body}");

@@ -13,6 +13,8 @@ mod broker_flows;
 mod cli;
 mod http_auth;
 mod keycloak;
+mod linked_flows;
+mod linked_keycloak;
 mod log_secrets;
 mod policy_cli;
 mod policy_reload;

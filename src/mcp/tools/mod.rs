@@ -26,14 +26,14 @@ use std::sync::{Arc, LazyLock};
 use rmcp::{
     ErrorData, RoleServer,
     handler::server::tool::ToolRouter,
-    model::{CallToolResponse, CallToolResult, ContentBlock},
+    model::{CallToolResponse, CallToolResult, ClientCapabilities, ContentBlock, ErrorCode},
     service::RequestContext,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::Principal,
+    auth::{CallerToken, Principal},
     authz::Action,
     box_api::{Bearer, BoxClient, BoxEndpoints, BoxError, CredentialSource},
     broker::{BoxConfig, BoxItem, Broker, BrokerError, Plan, ToolAccess},
@@ -120,6 +120,46 @@ impl BoxContext {
     }
 }
 
+/// The tool error code of a caller whose own Box account must be linked first.
+pub const LINK_REQUIRED: &str = "box_account_not_linked";
+
+/// MCP's `URLElicitationRequiredError` (2025-11-25).
+const URL_ELICITATION_REQUIRED: ErrorCode = ErrorCode(-32042);
+
+/// A "link your Box account" tool error, as MCP's URL elicitation for a client
+/// that declared `elicitation.url`: the client can open the link for the user.
+/// `None` for any other result, or when the client cannot do URL elicitation
+/// (it then gets the tool error, which holds the same URL).
+pub fn link_elicitation(
+    response: &CallToolResponse,
+    client: Option<&ClientCapabilities>,
+) -> Option<ErrorData> {
+    let supports_url = client
+        .and_then(|c| c.elicitation.as_ref())
+        .is_some_and(|e| e.url.is_some());
+    let CallToolResponse::Complete(result) = response else {
+        return None;
+    };
+    let content = result.structured_content.as_ref()?;
+    if !supports_url || content.get("error")?.as_str()? != LINK_REQUIRED {
+        return None;
+    }
+    let url = content.get("link_url")?.as_str()?;
+    let message = content.get("message")?.as_str()?;
+    Some(ErrorData::new(
+        URL_ELICITATION_REQUIRED,
+        "This request requires linking your Box account.".to_string(),
+        Some(json!({
+            "elicitations": [{
+                "mode": "url",
+                "elicitationId": uuid::Uuid::new_v4().to_string(),
+                "url": url,
+                "message": message,
+            }]
+        })),
+    ))
+}
+
 /// A tool failure, shown to the agent as an error result.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
@@ -149,6 +189,7 @@ impl ToolError {
             Self::Box(BoxError::NotFound) => "not_found",
             Self::Box(BoxError::NameInUse { .. }) => "name_in_use",
             Self::Box(BoxError::Credentials(_)) => "no_box_access",
+            Self::Box(BoxError::LinkRequired { .. }) => LINK_REQUIRED,
             Self::Box(
                 BoxError::RateLimited
                 | BoxError::Unavailable { .. }
@@ -192,10 +233,14 @@ pub fn respond(result: Result<Outcome, ToolError>) -> Result<CallToolResult, Err
             r
         }
         Err(error) => {
-            let mut r = CallToolResult::structured_error(json!({
+            let mut body = json!({
                 "error": error.code(),
                 "message": error.to_string(),
-            }));
+            });
+            if let ToolError::Box(BoxError::LinkRequired { link_url, .. }) = &error {
+                body["link_url"] = json!(link_url);
+            }
+            let mut r = CallToolResult::structured_error(body);
             r.content = vec![ContentBlock::text(error.to_string())];
             r
         }
@@ -207,6 +252,8 @@ pub fn respond(result: Result<Outcome, ToolError>) -> Result<CallToolResult, Err
 pub struct BoxCall {
     context: Arc<BoxContext>,
     caller: Arc<Principal>,
+    /// Linked accounts only: the caller's token, for the IdP exchange.
+    caller_token: Option<Arc<CallerToken>>,
     access: ToolAccess,
 }
 
@@ -228,7 +275,11 @@ impl CredentialSource for BoxCall {
         let credential = self
             .context
             .broker
-            .credential(&self.caller, &self.access)
+            .credential(
+                &self.caller,
+                self.caller_token.as_deref().map(CallerToken::secret),
+                &self.access,
+            )
             .await
             .map_err(|e| credential_error(e, &self.access))?;
         Ok(Bearer {
@@ -253,6 +304,10 @@ fn credential_error(error: BrokerError, access: &ToolAccess) -> BoxError {
         {
             BoxError::NotFound
         }
+        BrokerError::Linked(link) if link.link_url().is_some() => BoxError::LinkRequired {
+            link_url: link.link_url().unwrap_or_default().to_string(),
+            message: link.to_string(),
+        },
         e if e.is_transient() => BoxError::CredentialsUnavailable(e.to_string()),
         e => BoxError::Credentials(e.to_string()),
     }
@@ -302,6 +357,7 @@ impl BoxMcp {
         Ok(BoxCall {
             context: box_context,
             caller,
+            caller_token: self.caller_token(context),
             access: ToolAccess {
                 scopes: tool.scopes,
                 resource,

@@ -2,6 +2,7 @@
 
 pub mod auth0_issuer;
 pub mod box_env;
+pub mod browser;
 pub mod issuer;
 pub mod scratch;
 pub mod server;
