@@ -12,6 +12,9 @@
 # Environment (optional): BOX_MCP_PORT (default 8000), KC_PORT (default: a free port);
 # either one selects the Maven path, because compose.yaml's ports are fixed.
 # BOX_MCP_DEMO_WITH=docker|maven chooses the path explicitly.
+# BOX_MCP_DEMO_BOX=managed (default: each user is a managed user of the sandbox's
+# enterprise) or linked (each user links their own Box account, a sandbox user
+# outside the enterprise, at Keycloak; see docs/box.md, Linked accounts). Maven path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,12 +85,19 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say "Starting Keycloak (first run downloads it from Maven Central)…"
-KC_URL="$(BOX_MCP_RESOURCE_URL="$MCP_URL" KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh start)"
-ISSUER="${KC_URL}/realms/box-mcp"
+BOX_ACCESS="${BOX_MCP_DEMO_BOX:-managed}"
+case "$BOX_ACCESS" in managed|linked) ;; *) echo "demo.sh: BOX_MCP_DEMO_BOX must be managed or linked" >&2; exit 1 ;; esac
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+KC_PORT="${KC_PORT:-$(free_port)}"
+SANDBOX_PORT="$(free_port)"
+SANDBOX="http://127.0.0.1:${SANDBOX_PORT}"
 
+# The sandbox starts first: Keycloak's `box` identity provider (linked accounts)
+# points at it, and it accepts Keycloak's callback as a redirect URI.
 say "Starting box-sandbox (a local, seeded Box API)…"
-target/debug/box-sandbox --listen 127.0.0.1:0 > "$RUN_DIR/box-sandbox.log" 2>&1 &
+target/debug/box-sandbox --listen "127.0.0.1:${SANDBOX_PORT}" \
+    --redirect-uri "sandbox-oauth-app=http://127.0.0.1:${KC_PORT}/realms/box-mcp/broker/box/endpoint" \
+    > "$RUN_DIR/box-sandbox.log" 2>&1 &
 SANDBOX_PID=$!
 SANDBOX_ADDR=""
 for _ in $(seq 1 100); do
@@ -97,7 +107,21 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$SANDBOX_ADDR" ] || { echo "box-sandbox did not start; see $RUN_DIR/box-sandbox.log" >&2; exit 1; }
-SANDBOX="http://${SANDBOX_ADDR}"
+
+say "Starting Keycloak (first run downloads it from Maven Central)…"
+KC_URL="$(KC_PORT="$KC_PORT" BOX_MCP_RESOURCE_URL="$MCP_URL" KC_RUN_DIR="$RUN_DIR/keycloak" \
+    BOX_MCP_BOX_AUTHORIZE_URL="${SANDBOX}/api/oauth2/authorize" \
+    BOX_MCP_BOX_TOKEN_URL="${SANDBOX}/oauth2/token" \
+    BOX_MCP_BOX_USERINFO_URL="${SANDBOX}/2.0/users/me" \
+    scripts/keycloak.sh start)"
+ISSUER="${KC_URL}/realms/box-mcp"
+
+if [ "$BOX_ACCESS" = linked ]; then
+    # Each caller's own Box account, linked at Keycloak (docs/box.md).
+    export BOX_MCP_BOX__PER_USER_TOKEN=linked
+    export BOX_MCP_BOX__LINKED__CLIENT_ID=box-mcp
+    export BOX_MCP_BOX__LINKED__CLIENT_SECRET=box-mcp-dev-secret
+fi
 
 say "Starting box-mcp…"
 # (BOX_MCP_PORT is this script's setting; box-mcp's configuration ignores it.)
@@ -152,5 +176,26 @@ cat <<TXT
 
   Ctrl-C stops box-mcp, box-sandbox and Keycloak.
 TXT
+
+if [ "$BOX_ACCESS" = linked ]; then
+    cat <<TXT
+  Linked Box accounts (BOX_MCP_DEMO_BOX=linked): each user links their own Box account.
+    1. Connect a client and sign in (e.g. alice / alice-password), call a Box tool
+       such as box_whoami: it answers "link your Box account" with a URL.
+    2. Open the URL: Keycloak asks to link Box; continue to the sandbox's Box sign-in
+       and sign in as a Box user outside the enterprise,
+         nora@northwind.example / nora-box   or   pat@personal.example / pat-box,
+       then Grant access. You land in Keycloak's account console (Linked accounts).
+    3. Call the tool again: it now acts as that Box user (Nora sees "Nora Private").
+    Unlink in the account console, and the tools ask to link again within a minute.
+
+TXT
+else
+    cat <<TXT
+  Box access: each user is a managed user of the sandbox's enterprise (box_user_id).
+  For linked accounts (users' own Box accounts via Keycloak): BOX_MCP_DEMO_BOX=linked scripts/demo.sh
+
+TXT
+fi
 
 wait "$MCP_PID"

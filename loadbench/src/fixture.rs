@@ -7,7 +7,10 @@ use anyhow::Context;
 use box_sandbox::{Sandbox, SandboxConfig, Seed, SeedSource, fixture, seed::SeedUser};
 use serde_json::{Value, json};
 
-use crate::issuer::{Mode, TestIssuer, TestKey, now};
+use crate::{
+    issuer::{Mode, TestIssuer, TestKey, now},
+    linked_idp::LinkedIdp,
+};
 
 /// The audience of every token: the server's canonical URL, fixed by
 /// `public_base_url` so one set of tokens serves every server restart.
@@ -21,6 +24,8 @@ const TOKEN_LIFETIME_SECS: u64 = 4 * 3600;
 
 pub struct Fixture {
     pub sandbox: Sandbox,
+    /// The IdP side of linked accounts (scenario 7).
+    pub linked: LinkedIdp,
     pub issuer: TestIssuer,
     /// One token for alice (`mcp-admin`, so she sees every tool like the baseline).
     pub alice_token: PathBuf,
@@ -62,7 +67,9 @@ impl Fixture {
             "minted {user_count} user tokens in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        let linked = LinkedIdp::start(&sandbox).await?;
         Ok(Self {
+            linked,
             sandbox,
             issuer,
             alice_token,

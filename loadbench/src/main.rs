@@ -11,6 +11,7 @@
 mod issuer;
 
 mod fixture;
+mod linked_idp;
 mod micro;
 mod report;
 mod scenarios;
@@ -169,7 +170,7 @@ async fn run_one(
     let server = ServerProcess::start(
         &cli.server,
         &cli.repo,
-        &server_env(fixture, scenario.authenticated(), &cli.server_env),
+        &server_env(fixture, scenario, &cli.server_env),
         &dir.join("server.log"),
     )
     .await?;
@@ -253,9 +254,10 @@ fn median(values: &mut [u64]) -> Option<f64> {
 /// benchmark on loopback needs.
 fn server_env(
     fixture: &Fixture,
-    authenticated: bool,
+    scenario: &Scenario,
     extra: &[(String, String)],
 ) -> Vec<(String, String)> {
+    let authenticated = scenario.authenticated();
     use box_sandbox::fixture as seed;
     let sandbox = &fixture.sandbox;
     let mut env: Vec<(&str, String)> = vec![
@@ -278,6 +280,9 @@ fn server_env(
         env.push(("BOX_MCP_AUTH__INSECURE_DISABLED", "true".into()));
     }
     let mut env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if scenario.linked {
+        env.extend(fixture.linked.server_env());
+    }
     env.extend(extra.iter().cloned());
     env
 }
@@ -316,7 +321,11 @@ fn method(cli: &Cli) -> Vec<String> {
         "Scenarios 1–4 use one caller (alice, role `mcp-admin`, who sees every tool like \
          the baseline). Scenario 5 sends each benchmark user's token once (a run that \
          runs out of users says so); scenario 6 sends them in turn for the whole run, so \
-         the first pass is cold and the rest meet a cache holding every user."
+         the first pass is cold and the rest meet a cache holding every user. \
+         Scenario 7 is scenario 4 with alice's Box account linked at the IdP \
+         (`per_user_token = \"linked\"`; a stand-in for Keycloak's token exchange and \
+         broker endpoint runs in the benchmark process): with warm caches the IdP is \
+         not called, so 7 against 4 is the cost of the linked path itself."
             .into(),
         "The load generator, the sandbox and the server share the machine's cores: \
          throughput is what the whole loop reaches, and ratios between scenarios are the \

@@ -47,6 +47,9 @@ pub struct Scenario {
     pub warm_up: bool,
     /// The scenario whose throughput this one is compared with.
     pub baseline: Option<&'static str>,
+    /// The caller's Box account is linked at the IdP (`per_user_token = "linked"`),
+    /// not a managed user found by claim.
+    pub linked: bool,
 }
 
 impl Scenario {
@@ -63,6 +66,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::Anonymous,
         warm_up: true,
         baseline: None,
+        linked: false,
     },
     Scenario {
         id: "2",
@@ -71,6 +75,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::One,
         warm_up: true,
         baseline: Some("1"),
+        linked: false,
     },
     Scenario {
         id: "3b",
@@ -79,6 +84,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::Anonymous,
         warm_up: true,
         baseline: Some("1"),
+        linked: false,
     },
     Scenario {
         id: "3",
@@ -87,6 +93,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::One,
         warm_up: true,
         baseline: Some("3b"),
+        linked: false,
     },
     Scenario {
         id: "4",
@@ -95,6 +102,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::One,
         warm_up: true,
         baseline: Some("1"),
+        linked: false,
     },
     Scenario {
         id: "5",
@@ -103,6 +111,7 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::EachNew,
         warm_up: false,
         baseline: Some("1"),
+        linked: false,
     },
     Scenario {
         id: "6",
@@ -111,6 +120,16 @@ pub const SCENARIOS: &[Scenario] = &[
         callers: Callers::AllInTurn,
         warm_up: false,
         baseline: Some("1"),
+        linked: false,
+    },
+    Scenario {
+        id: "7",
+        title: "tools/call box_folder_list, linked Box account, warm caches",
+        call: Call::FolderList,
+        callers: Callers::One,
+        warm_up: true,
+        baseline: Some("4"),
+        linked: true,
     },
 ];
 

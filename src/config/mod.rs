@@ -136,6 +136,15 @@ const NOT_CONFIGURATION: &[&str] = &[
     "keycloak_client_secret",
     "port",
     "demo_with",
+    "demo_box",
+    // The realm's placeholders for its `box` identity provider (keycloak/README.md):
+    // one underscore after BOX, unlike the `[box]` section's BOX_MCP_BOX__*.
+    "box_authorize_url",
+    "box_token_url",
+    "box_userinfo_url",
+    "box_oauth_client_id",
+    "box_oauth_client_secret",
+    "box_min_validity",
 ];
 
 fn is_configuration_variable(key: &str) -> bool {

@@ -106,6 +106,9 @@ fn prefixed_variables_that_are_not_configuration_are_ignored() {
             ("BOX_MCP_PORT", "8000"),
             ("BOX_MCP_RESOURCE_URL", "http://127.0.0.1:1/mcp"),
             ("BOX_MCP_TEST_KEYCLOAK_URL", "http://127.0.0.1:2"),
+            ("BOX_MCP_DEMO_BOX", "linked"),
+            ("BOX_MCP_BOX_TOKEN_URL", "http://127.0.0.1:3/oauth2/token"),
+            ("BOX_MCP_BOX_MIN_VALIDITY", "5"),
         ],
         None,
     );

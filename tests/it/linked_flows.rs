@@ -33,7 +33,7 @@ use box_sandbox::{FaultSpec, Sandbox, SandboxConfig, fixture};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::common::now;
+use crate::common::{Fixture, now};
 
 const READ: ToolAccess = ToolAccess::new(&["item_preview"]);
 const VAULT_CLIENT: &str = "box-mcp-api-client";
@@ -518,4 +518,60 @@ async fn the_idp_down_and_boxs_token_endpoint_down_are_transient_and_recover_wit
         .credential(&alice, Some(&secret(&alice_token)), &other)
         .await
         .expect("Box is back");
+}
+
+#[tokio::test]
+async fn a_client_that_can_open_urls_gets_the_link_as_a_url_elicitation_others_as_a_tool_error() {
+    let sb = sandbox().await;
+    let idp = Idp::start().await;
+    let base = sb.base_url().to_string();
+    let (api, upload) = (format!("{base}/2.0"), format!("{base}/api/2.0"));
+    let (token_url, revoke_url) = (sb.token_url(), sb.revoke_url());
+    let vault = format!("{}/oauth/token", idp.base);
+    let f = Fixture::start(&[
+        ("BOX_MCP_BOX__MODE", "per_user"),
+        ("BOX_MCP_BOX__PER_USER_TOKEN", "linked"),
+        ("BOX_MCP_BOX__API_BASE_URL", &api),
+        ("BOX_MCP_BOX__UPLOAD_BASE_URL", &upload),
+        ("BOX_MCP_BOX__TOKEN_URL", &token_url),
+        ("BOX_MCP_BOX__REVOKE_URL", &revoke_url),
+        ("BOX_MCP_BOX__LINKED__PROVIDER", "auth0"),
+        ("BOX_MCP_BOX__LINKED__CLIENT_ID", VAULT_CLIENT),
+        ("BOX_MCP_BOX__LINKED__CLIENT_SECRET", VAULT_SECRET),
+        ("BOX_MCP_BOX__LINKED__TOKEN_URL", &vault),
+        ("BOX_MCP_BOX__LINKED__LINK_URL", LINK_URL),
+    ])
+    .await;
+    let token = f.token("erin"); // may call the read tools
+    idp.link(&token, None);
+    let call = json!({"name": "box_whoami", "arguments": {}});
+
+    let session = f
+        .server
+        .initialize_with(&token, json!({"elicitation": {"url": {}}}))
+        .await;
+    let reply = f
+        .server
+        .rpc(&token, session.as_deref(), "tools/call", call.clone())
+        .await;
+    let rpc = reply.json_rpc();
+    assert_eq!(rpc["error"]["code"], -32042, "{rpc}");
+    let elicitation = &rpc["error"]["data"]["elicitations"][0];
+    assert_eq!(elicitation["mode"], "url");
+    assert_eq!(elicitation["url"], LINK_URL);
+    assert!(!elicitation["elicitationId"].as_str().unwrap().is_empty());
+
+    let session = f.server.initialize(&token).await;
+    let reply = f
+        .server
+        .rpc(&token, session.as_deref(), "tools/call", call)
+        .await;
+    let rpc = reply.json_rpc();
+    let content = &rpc["result"]["structuredContent"];
+    assert_eq!(rpc["result"]["isError"], true, "{rpc}");
+    assert_eq!(content["error"], "box_account_not_linked");
+    assert_eq!(content["link_url"], LINK_URL);
+    assert!(content["message"].as_str().unwrap().contains(LINK_URL));
+    let logs = f.server.stop().await.join("\n");
+    assert!(!logs.contains(&token), "the caller's token is never logged");
 }

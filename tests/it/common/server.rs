@@ -156,8 +156,15 @@ impl ServerProcess {
 
     /// `initialize` + `notifications/initialized`; returns the session id.
     pub async fn initialize(&self, token: &str) -> Option<String> {
+        self.initialize_with(token, json!({})).await
+    }
+
+    /// As [`ServerProcess::initialize`], declaring the client `capabilities`.
+    pub async fn initialize_with(&self, token: &str, capabilities: Value) -> Option<String> {
+        let mut request = initialize_request();
+        request["params"]["capabilities"] = capabilities;
         let reply = self
-            .mcp_raw(Method::POST, Some(token), None, Some(&initialize_request()))
+            .mcp_raw(Method::POST, Some(token), None, Some(&request))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "initialize: {}", reply.body);
         assert!(reply.json_rpc().get("result").is_some(), "{}", reply.body);
