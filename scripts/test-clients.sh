@@ -54,16 +54,22 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # ---------------------------------------------------------------- clean-up
 MCP_PID=""
 KC_START_PID=""
+SANDBOX_PID=""
 OWN_KEYCLOAK=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+stop_box_mcp() {
     if [ -n "$MCP_PID" ] && kill -0 "$MCP_PID" 2>/dev/null; then
         kill -TERM "$MCP_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$MCP_PID" 2>/dev/null || break; sleep 0.2; done
         kill -KILL "$MCP_PID" 2>/dev/null || true
         wait "$MCP_PID" 2>/dev/null || true
     fi
+    MCP_PID=""
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_box_mcp
+    if [ -n "$SANDBOX_PID" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; fi
     if [ "$OWN_KEYCLOAK" = 1 ]; then
         if [ -n "$KC_START_PID" ] && kill -0 "$KC_START_PID" 2>/dev/null; then
             kill -TERM "$KC_START_PID" 2>/dev/null || true # its EXIT trap kills the half-started Keycloak
@@ -93,9 +99,23 @@ elif [ -n "${BOX_MCP_TEST_KEYCLOAK_URL:-}" ] || [ -n "${BOX_MCP_TEST_MCP_PORT:-}
 else
     PORT="$(free_port)"
     OWN_KEYCLOAK=1
+    KC_OWN_PORT="$(free_port)"
+    # The Box that Keycloak's `box` identity provider links accounts at (the linked suite).
+    say "box-sandbox (for Keycloak's box identity provider)"
+    timeout 1800 cargo build --locked --quiet -p box-sandbox </dev/null || die "cargo build -p box-sandbox failed"
+    SB_PORT="$(free_port)"
+    BOX_MCP_TEST_SANDBOX_URL="http://127.0.0.1:${SB_PORT}"
+    target/debug/box-sandbox --listen "127.0.0.1:${SB_PORT}" --token-ttl-secs 15 \
+        --redirect-uri "sandbox-oauth-app=http://127.0.0.1:${KC_OWN_PORT}/realms/box-mcp/broker/box/endpoint" \
+        </dev/null >"$RUN_DIR/box-sandbox.log" 2>&1 &
+    SANDBOX_PID=$!
     say "Keycloak: starting our own (audience http://127.0.0.1:${PORT}/mcp, run dir ${KC_RUN})"
     # In the background while dependencies install and box-mcp builds.
-    KC_RUN_DIR="$KC_RUN" BOX_MCP_RESOURCE_URL="http://127.0.0.1:${PORT}/mcp" \
+    KC_RUN_DIR="$KC_RUN" KC_PORT="$KC_OWN_PORT" BOX_MCP_RESOURCE_URL="http://127.0.0.1:${PORT}/mcp" \
+        BOX_MCP_BOX_AUTHORIZE_URL="${BOX_MCP_TEST_SANDBOX_URL}/api/oauth2/authorize" \
+        BOX_MCP_BOX_TOKEN_URL="${BOX_MCP_TEST_SANDBOX_URL}/oauth2/token" \
+        BOX_MCP_BOX_USERINFO_URL="${BOX_MCP_TEST_SANDBOX_URL}/2.0/users/me" \
+        BOX_MCP_BOX_MIN_VALIDITY=5 \
         scripts/keycloak.sh start </dev/null >"$RUN_DIR/keycloak-url" 2>"$RUN_DIR/keycloak-start.log" &
     KC_START_PID=$!
 fi
@@ -155,41 +175,48 @@ ISSUER="${KC_URL}/realms/box-mcp"
 check_realm
 echo "Keycloak: ${KC_URL}"
 
-say "starting box-mcp on ${MCP_URL}"
-port_in_use "$PORT" && die "port ${PORT} is already in use"
-# The server under test gets exactly the configuration below: any BOX_MCP_* setting
+# The server under test gets exactly the configuration given here: any BOX_MCP_* setting
 # from the caller's environment is dropped so it cannot change what is tested.
 unset_args=()
 while IFS= read -r var; do
     case "$var" in BOX_MCP_*) unset_args+=(-u "$var") ;; esac
 done < <(compgen -e)
-env "${unset_args[@]}" \
-    BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
-    BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
-    BOX_MCP_AUTH__ISSUER="$ISSUER" \
-    BOX_MCP_AUTH__SCOPES_SUPPORTED='["mcp:tools","box:write"]' \
-    BOX_MCP_LOG__LEVEL="box_mcp=debug,info" \
-    target/debug/box-mcp serve </dev/null >"$RUN_DIR/box-mcp.log" 2>&1 &
-MCP_PID=$!
-ready=""
-for _ in $(seq 1 150); do # 30 s
-    if ! kill -0 "$MCP_PID" 2>/dev/null; then
-        tail -n 40 "$RUN_DIR/box-mcp.log" >&2 || true
-        MCP_PID=""
-        die "box-mcp exited during start-up (log above, ${RUN_DIR}/box-mcp.log)"
+# start_box_mcp LOG [BOX_MCP_KEY=VALUE ...]
+start_box_mcp() {
+    local log="$1"
+    shift
+    port_in_use "$PORT" && die "port ${PORT} is already in use"
+    env "${unset_args[@]}" \
+        BOX_MCP_LISTEN="127.0.0.1:${PORT}" \
+        BOX_MCP_PUBLIC_BASE_URL="http://127.0.0.1:${PORT}" \
+        BOX_MCP_AUTH__ISSUER="$ISSUER" \
+        BOX_MCP_AUTH__SCOPES_SUPPORTED='["mcp:tools","box:write"]' \
+        BOX_MCP_LOG__LEVEL="box_mcp=debug,info" \
+        "$@" \
+        target/debug/box-mcp serve </dev/null >"$log" 2>&1 &
+    MCP_PID=$!
+    local ready=""
+    for _ in $(seq 1 150); do # 30 s
+        if ! kill -0 "$MCP_PID" 2>/dev/null; then
+            tail -n 40 "$log" >&2 || true
+            MCP_PID=""
+            die "box-mcp exited during start-up (log above, ${log})"
+        fi
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${PORT}/readyz" || true)" = 200 ]; then
+            ready=1
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -z "$ready" ]; then
+        curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz" >&2 || true
+        tail -n 40 "$log" >&2 || true
+        die "box-mcp did not become ready within 30 s"
     fi
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${PORT}/readyz" || true)" = 200 ]; then
-        ready=1
-        break
-    fi
-    sleep 0.2
-done
-if [ -z "$ready" ]; then
-    curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz" >&2 || true
-    tail -n 40 "$RUN_DIR/box-mcp.log" >&2 || true
-    die "box-mcp did not become ready within 30 s"
-fi
-echo "ready: $(curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz")"
+    echo "ready: $(curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz")"
+}
+say "starting box-mcp on ${MCP_URL}"
+start_box_mcp "$RUN_DIR/box-mcp.log"
 echo "set-up took $(($(date +%s) - T0)) s"
 
 # ---------------------------------------------------------------- the clients
@@ -228,6 +255,29 @@ no_jwt_in_log() {
     [ "$n" = 0 ]
 }
 run_suite "no token in the box-mcp log" no_jwt_in_log
+
+# Linked Box accounts: the same port, now with box.per_user_token = "linked" and Box at
+# the sandbox that Keycloak's `box` identity provider points at.
+[ -n "${BOX_MCP_TEST_SANDBOX_URL:-}" ] || die "BOX_MCP_TEST_SANDBOX_URL is not set (scripts/test.sh sets it, or run this script on its own)"
+say "restarting box-mcp on ${MCP_URL} with linked Box accounts (Box: ${BOX_MCP_TEST_SANDBOX_URL})"
+stop_box_mcp
+SB="${BOX_MCP_TEST_SANDBOX_URL%/}"
+start_box_mcp "$RUN_DIR/box-mcp-linked.log" \
+    BOX_MCP_BOX__MODE=per_user BOX_MCP_BOX__PER_USER_TOKEN=linked \
+    BOX_MCP_BOX__LINKED__CLIENT_ID=box-mcp BOX_MCP_BOX__LINKED__CLIENT_SECRET=box-mcp-dev-secret \
+    BOX_MCP_BOX__LINKED__CACHE_TTL=2s \
+    BOX_MCP_BOX__API_BASE_URL="${SB}/2.0" BOX_MCP_BOX__UPLOAD_BASE_URL="${SB}/api/2.0" \
+    BOX_MCP_BOX__TOKEN_URL="${SB}/oauth2/token" BOX_MCP_BOX__REVOKE_URL="${SB}/oauth2/revoke"
+export BOX_MCP_TEST_SANDBOX_URL="$SB"
+run_suite "TypeScript SDK, linked Box account (@modelcontextprotocol/sdk, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-linked.test.mjs"
+no_jwt_in_linked_log() {
+    local n
+    n="$(grep -c -E 'eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}' "$RUN_DIR/box-mcp-linked.log" || true)"
+    echo "linked box-mcp log: $(wc -l <"$RUN_DIR/box-mcp-linked.log") lines, ${n} containing a JWT"
+    [ "$n" = 0 ]
+}
+run_suite "no token in the linked box-mcp log" no_jwt_in_linked_log
 
 say "done in $(($(date +%s) - T0)) s"
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -5,84 +5,18 @@
 // token. The browser part is headless: see lib/keycloak-login.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
-import { keycloakHeadlessLogin, jwtPayload, testEnv } from './lib/keycloak-login.mjs';
+import { jwtPayload, testEnv } from './lib/keycloak-login.mjs';
+import { HeadlessOAuthProvider } from './lib/headless-provider.mjs';
 
 const { mcpUrl, keycloakUrl } = testEnv();
 const issuer = `${keycloakUrl}/realms/box-mcp`;
 // A loopback redirect URI nobody listens on: the final redirect is read, never followed.
 const REDIRECT_URI = 'http://127.0.0.1:47919/callback';
-
-/** An in-memory OAuthClientProvider whose "browser" is keycloakHeadlessLogin. */
-class HeadlessOAuthProvider {
-    constructor({ username, password }) {
-        this.username = username;
-        this.password = password;
-        this.events = [];
-        this._clientInformation = undefined;
-        this._tokens = undefined;
-        this._codeVerifier = undefined;
-        this._state = undefined;
-        this.savedClientInformation = [];
-        this.savedCodeVerifiers = [];
-        this.authorizationUrl = undefined;
-        this.login = undefined;
-    }
-    get redirectUrl() {
-        return REDIRECT_URI;
-    }
-    get clientMetadata() {
-        return {
-            client_name: 'box-mcp client test (TypeScript SDK)',
-            redirect_uris: [REDIRECT_URI],
-            grant_types: ['authorization_code', 'refresh_token'],
-            response_types: ['code'],
-            token_endpoint_auth_method: 'none',
-        };
-    }
-    state() {
-        this._state = randomBytes(16).toString('base64url');
-        return this._state;
-    }
-    clientInformation() {
-        return this._clientInformation;
-    }
-    saveClientInformation(info) {
-        this.events.push('saveClientInformation');
-        this.savedClientInformation.push(info);
-        this._clientInformation = info;
-    }
-    tokens() {
-        return this._tokens;
-    }
-    saveTokens(tokens) {
-        this.events.push('saveTokens');
-        this._tokens = tokens;
-    }
-    saveCodeVerifier(verifier) {
-        this.events.push('saveCodeVerifier');
-        this.savedCodeVerifiers.push(verifier);
-        this._codeVerifier = verifier;
-    }
-    codeVerifier() {
-        if (!this._codeVerifier) throw new Error('no code verifier saved');
-        return this._codeVerifier;
-    }
-    async redirectToAuthorization(url) {
-        this.events.push('redirectToAuthorization');
-        this.authorizationUrl = new URL(url);
-        this.login = await keycloakHeadlessLogin(url, {
-            username: this.username,
-            password: this.password,
-            redirectUri: REDIRECT_URI,
-        });
-    }
-}
 
 /** fetch that records every request the SDK makes (MCP and OAuth alike). */
 function recordingFetch(log) {
@@ -97,7 +31,7 @@ function recordingFetch(log) {
 }
 
 test('TypeScript SDK: discovery, DCR, authorization code + PKCE at Keycloak, then whoami', { timeout: 120_000 }, async (t) => {
-    const provider = new HeadlessOAuthProvider({ username: 'alice', password: 'alice-password' });
+    const provider = new HeadlessOAuthProvider({ username: 'alice', password: 'alice-password', redirectUri: REDIRECT_URI });
     const requests = [];
     const fetchFn = recordingFetch(requests);
 

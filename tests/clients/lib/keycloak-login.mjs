@@ -62,7 +62,7 @@ export function parseForms(html, pageUrl) {
     return forms;
 }
 
-class CookieJar {
+export class CookieJar {
     #cookies = new Map();
     store(response) {
         for (const c of response.headers.getSetCookie()) {
