@@ -49,7 +49,7 @@ pub(crate) static REALM_KEYS: RwLock<()> = RwLock::const_new(());
 /// Where Keycloak is and which MCP URL its `mcp:tools` scope puts into `aud`.
 pub(crate) struct KeycloakEnv {
     /// e.g. `http://127.0.0.1:41234`
-    base: String,
+    pub(crate) base: String,
     /// `http://127.0.0.1:$P/mcp`
     resource: String,
     /// `http://127.0.0.1:$P`

@@ -572,6 +572,38 @@ async fn a_client_that_can_open_urls_gets_the_link_as_a_url_elicitation_others_a
     assert_eq!(content["error"], "box_account_not_linked");
     assert_eq!(content["link_url"], LINK_URL);
     assert!(content["message"].as_str().unwrap().contains(LINK_URL));
+
+    // A linked caller: the Box token the IdP hands out appears in no tool result and
+    // no log line.
+    let linked = f.token("frank");
+    let box_token = box_user_token(&sb, fixture::BOB).await;
+    idp.link(&linked, Some(&box_token));
+    let session = f.server.initialize(&linked).await;
+    let reply = f
+        .server
+        .rpc(
+            &linked,
+            session.as_deref(),
+            "tools/call",
+            json!({"name": "box_whoami", "arguments": {}}),
+        )
+        .await;
+    let rpc = reply.json_rpc();
+    assert_eq!(
+        rpc["result"]["structuredContent"]["id"],
+        fixture::BOB,
+        "{rpc}"
+    );
+    assert!(
+        !reply.body.contains(&box_token),
+        "no Box token in the tool result"
+    );
+
     let logs = f.server.stop().await.join("\n");
     assert!(!logs.contains(&token), "the caller's token is never logged");
+    assert!(
+        !logs.contains(&linked),
+        "the caller's token is never logged"
+    );
+    assert!(!logs.contains(&box_token), "the Box token is never logged");
 }

@@ -14,11 +14,15 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    common::{ServerProcess, box_env::assert_no_panic, browser::Browser},
+    common::{ServerProcess, box_env::assert_no_panic, browser::Browser, proxy::Proxy},
     keycloak::{Admin, KeycloakEnv, REALM, REALM_KEYS, mcp_token},
 };
 
 const CLIENT_SECRET: &str = "box-mcp-dev-secret";
+
+/// The sandbox is shared: a test that injects faults into it holds this exclusively,
+/// the others share it.
+static SANDBOX_FAULTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn sandbox_url() -> String {
     std::env::var("BOX_MCP_TEST_SANDBOX_URL")
@@ -34,6 +38,7 @@ fn user_id(user: &str) -> &'static str {
     match user {
         "alice" => "a1a1a1a1-0000-4000-8000-000000000001",
         "bob" => "b0b0b0b0-0000-4000-8000-000000000002",
+        "carol" => "ca401000-0000-4000-8000-000000000003",
         other => panic!("no fixed id for {other}"),
     }
 }
@@ -198,6 +203,7 @@ where
 #[tokio::test]
 async fn a_user_links_their_own_box_account_and_box_mcp_acts_as_it_renewed_across_refreshes() {
     let _shared = REALM_KEYS.read().await;
+    let _sandbox = SANDBOX_FAULTS.read().await;
     let kc = KeycloakEnv::get();
     let admin = Admin::new(&kc);
     // A link left over from an earlier, interrupted run.
@@ -333,6 +339,7 @@ async fn a_user_links_their_own_box_account_and_box_mcp_acts_as_it_renewed_acros
 #[tokio::test]
 async fn two_linked_users_see_only_their_own_box_and_a_grant_revoked_at_box_asks_to_link_again() {
     let _shared = REALM_KEYS.read().await;
+    let _sandbox = SANDBOX_FAULTS.read().await;
     let kc = KeycloakEnv::get();
     let admin = Admin::new(&kc);
     admin
@@ -390,4 +397,98 @@ async fn two_linked_users_see_only_their_own_box_and_a_grant_revoked_at_box_asks
         ))
         .await;
     assert_no_panic(&server.stop().await);
+}
+
+#[tokio::test]
+async fn keycloak_down_and_boxs_token_endpoint_down_are_clear_errors_and_box_mcp_recovers() {
+    let _shared = REALM_KEYS.read().await;
+    let kc = KeycloakEnv::get();
+    let admin = Admin::new(&kc);
+    let carol_link = format!("/{REALM}/users/{}/federated-identity/box", user_id("carol"));
+    admin.delete(&carol_link).await;
+    // box-mcp reaches Keycloak's token and broker endpoints through an HTTP proxy the
+    // test can switch off (Keycloak still sees its own host, so issuers match).
+    let proxy = Proxy::start(&kc.base).await;
+    let via = format!("http://{}/realms/{REALM}", proxy.addr);
+    let (token_url, broker_url) = (
+        format!("{via}/protocol/openid-connect/token"),
+        format!("{via}/broker/box/token"),
+    );
+    let server = linked_server(
+        &kc,
+        &[
+            ("BOX_MCP_BOX__LINKED__TOKEN_URL", token_url.as_str()),
+            ("BOX_MCP_BOX__LINKED__BROKER_TOKEN_URL", broker_url.as_str()),
+            ("BOX_MCP_BOX__TOKEN_MAX_ATTEMPTS", "2"),
+            ("BOX_MCP_BOX__TOKEN_RETRY_MAX_ELAPSED", "2s"),
+        ],
+    )
+    .await;
+    let token = mcp_token(&kc, "carol").await;
+    let caller = Caller::new(&server, token.clone()).await;
+    let first = call(&caller, "box_whoami", json!({})).await;
+    let link_url = tool_error(&first)["link_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a link answer: {first}"))
+        .to_string();
+    // Carol's own Box account is dave's login at the sandbox (a managed user can
+    // link too).
+    link_box_account(&kc, &link_url, "carol", "dave@example.com", "dave-box").await;
+    let me = call(&caller, "box_whoami", json!({})).await;
+    assert_eq!(ok(&me)["id"], "31000004", "{me}");
+
+    // Keycloak unreachable: once the cached token lapses (2 s), a clear, transient
+    // error; back without a restart when Keycloak is.
+    proxy.off().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let down = call(&caller, "box_whoami", json!({})).await;
+    let error = tool_error(&down);
+    assert_eq!(error["error"], "box_unavailable", "{down}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("identity provider is unavailable"),
+        "{down}"
+    );
+    proxy.on().await;
+    let back = call(&caller, "box_whoami", json!({})).await;
+    assert_eq!(ok(&back)["id"], "31000004", "{back}");
+
+    // Box's token endpoint failing: the downscoping fails with a clear, transient
+    // error; back when Box is. (Exclusive: the fault hits every user of the sandbox.)
+    {
+        let _exclusive = SANDBOX_FAULTS.write().await;
+        let faults = format!("{}/_sandbox/faults", sandbox_url());
+        let http = reqwest::Client::new();
+        let added = http
+            .post(&faults)
+            .json(&json!({"path": "/oauth2/token", "status": 503}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let result = call(&caller, "box_folder_list", json!({"folder_id": "0"})).await;
+        http.delete(&faults).send().await.unwrap();
+        // The downscoping fails (box_unavailable); or, when Keycloak happened to renew
+        // the stored token at that moment, its renewal fails and the answer says Box
+        // may be down or the link revoked. Either is a clear answer, and both recover.
+        let error = tool_error(&result);
+        let code = error["error"].as_str().unwrap();
+        assert!(
+            code == "box_unavailable"
+                || (code == "box_account_not_linked"
+                    && error["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("may be unavailable")),
+            "{result}"
+        );
+    }
+    let items = call(&caller, "box_folder_list", json!({"folder_id": "0"})).await;
+    assert_eq!(ok(&items)["entries"][0]["name"], "Dave Private", "{items}");
+    admin.delete(&carol_link).await;
+    assert_no_panic(&server.stop().await);
+    proxy.off().await;
 }
