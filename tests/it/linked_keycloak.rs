@@ -43,6 +43,16 @@ fn user_id(user: &str) -> &'static str {
     }
 }
 
+/// Removes `user`'s Box link at Keycloak (admin API); a missing link is fine.
+async fn unlink(admin: &Admin, user: &str) {
+    admin
+        .delete(&format!(
+            "/{REALM}/users/{}/federated-identity/box",
+            user_id(user)
+        ))
+        .await;
+}
+
 /// box-mcp with linked accounts at the realm, Box at the shared sandbox.
 async fn linked_server(kc: &KeycloakEnv, extra: &[(&str, &str)]) -> ServerProcess {
     let sb = sandbox_url();
@@ -207,12 +217,7 @@ async fn a_user_links_their_own_box_account_and_box_mcp_acts_as_it_renewed_acros
     let kc = KeycloakEnv::get();
     let admin = Admin::new(&kc);
     // A link left over from an earlier, interrupted run.
-    admin
-        .delete(&format!(
-            "/{REALM}/users/{}/federated-identity/box",
-            user_id("alice")
-        ))
-        .await;
+    unlink(&admin, "alice").await;
     let server = linked_server(&kc, &[]).await;
     let token = mcp_token(&kc, "alice").await;
     let caller = Caller::new(&server, token.clone()).await;
@@ -322,12 +327,7 @@ async fn a_user_links_their_own_box_account_and_box_mcp_acts_as_it_renewed_acros
 
     // The admin removes the link: within the cache bound (box.linked.cache_ttl, 2 s
     // here) the next call answers "link your Box account" again.
-    admin
-        .delete(&format!(
-            "/{REALM}/users/{}/federated-identity/box",
-            user_id("alice")
-        ))
-        .await;
+    unlink(&admin, "alice").await;
     eventually(Duration::from_secs(10), "the unlinked answer", || async {
         let rpc = call(&caller, "box_whoami", json!({})).await;
         rpc["result"]["structuredContent"]["error"] == "box_account_not_linked"
@@ -342,12 +342,7 @@ async fn two_linked_users_see_only_their_own_box_and_a_grant_revoked_at_box_asks
     let _sandbox = SANDBOX_FAULTS.read().await;
     let kc = KeycloakEnv::get();
     let admin = Admin::new(&kc);
-    admin
-        .delete(&format!(
-            "/{REALM}/users/{}/federated-identity/box",
-            user_id("bob")
-        ))
-        .await;
+    unlink(&admin, "bob").await;
     let server = linked_server(&kc, &[]).await;
     let token = mcp_token(&kc, "bob").await;
     let caller = Caller::new(&server, token.clone()).await;
@@ -390,12 +385,7 @@ async fn two_linked_users_see_only_their_own_box_and_a_grant_revoked_at_box_asks
         message.contains("link it again") || message.contains("not linked"),
         "{message}"
     );
-    admin
-        .delete(&format!(
-            "/{REALM}/users/{}/federated-identity/box",
-            user_id("bob")
-        ))
-        .await;
+    unlink(&admin, "bob").await;
     assert_no_panic(&server.stop().await);
 }
 
@@ -404,8 +394,7 @@ async fn keycloak_down_and_boxs_token_endpoint_down_are_clear_errors_and_box_mcp
     let _shared = REALM_KEYS.read().await;
     let kc = KeycloakEnv::get();
     let admin = Admin::new(&kc);
-    let carol_link = format!("/{REALM}/users/{}/federated-identity/box", user_id("carol"));
-    admin.delete(&carol_link).await;
+    unlink(&admin, "carol").await;
     // box-mcp reaches Keycloak's token and broker endpoints through an HTTP proxy the
     // test can switch off (Keycloak still sees its own host, so issuers match).
     let proxy = Proxy::start(&kc.base).await;
@@ -488,7 +477,7 @@ async fn keycloak_down_and_boxs_token_endpoint_down_are_clear_errors_and_box_mcp
     }
     let items = call(&caller, "box_folder_list", json!({"folder_id": "0"})).await;
     assert_eq!(ok(&items)["entries"][0]["name"], "Dave Private", "{items}");
-    admin.delete(&carol_link).await;
+    unlink(&admin, "carol").await;
     assert_no_panic(&server.stop().await);
     proxy.off().await;
 }

@@ -2,9 +2,8 @@
 // box-mcp answered "link your Box account": the link URL (Keycloak's kc_action=idp_link:box),
 // Keycloak's login and "Link Box" pages, then box-sandbox's Box sign-in and consent, back to
 // Keycloak, which ends in its account console with kc_action_status.
-import { CookieJar, parseForms } from './keycloak-login.mjs';
+import { CookieJar, browserStep, parseForms } from './keycloak-login.mjs';
 
-const STEP_TIMEOUT_MS = 15_000;
 const MAX_STEPS = 20;
 
 /**
@@ -16,18 +15,7 @@ export async function linkBoxAccount(linkUrl, { user, password, boxLogin, boxPas
     const steps = [];
     let request = { url: String(linkUrl), method: 'GET', body: undefined };
     for (let i = 0; i < MAX_STEPS; i++) {
-        const headers = { accept: 'text/html' };
-        const cookie = jar.header();
-        if (cookie) headers.cookie = cookie;
-        if (request.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-        const response = await fetch(request.url, {
-            method: request.method,
-            headers,
-            body: request.body,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-        });
-        jar.store(response);
+        const response = await browserStep(jar, request);
         const here = new URL(request.url);
         if (response.status >= 300 && response.status < 400) {
             await response.arrayBuffer();

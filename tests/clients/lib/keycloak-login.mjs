@@ -98,6 +98,26 @@ function pageError(html) {
  * Returns { code, state, iss, steps, sawLoginForm, sawConsent, redirect } where `redirect` is
  * the final Location (a URL) and `steps` a trace like ["GET 200 login form", "POST 302", …].
  */
+/**
+ * One step of a headless browser: `request` ({url, method, body}) with the jar's cookies,
+ * redirects not followed; the answer's cookies go into the jar.
+ */
+export async function browserStep(jar, request, fetchFn = fetch) {
+    const headers = { accept: 'text/html' };
+    const cookie = jar.header();
+    if (cookie) headers.cookie = cookie;
+    if (request.body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const response = await fetchFn(request.url, {
+        method: request.method,
+        headers,
+        body: request.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+    });
+    jar.store(response);
+    return response;
+}
+
 export async function keycloakHeadlessLogin(authorizationUrl, { username, password, redirectUri, fetchFn = fetch }) {
     const jar = new CookieJar();
     const steps = [];
@@ -106,18 +126,7 @@ export async function keycloakHeadlessLogin(authorizationUrl, { username, passwo
     let request = { url: String(authorizationUrl), method: 'GET', body: undefined };
 
     for (let i = 0; i < MAX_STEPS; i++) {
-        const headers = { accept: 'text/html' };
-        const cookie = jar.header();
-        if (cookie) headers.cookie = cookie;
-        if (request.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-        const response = await fetchFn(request.url, {
-            method: request.method,
-            headers,
-            body: request.body,
-            redirect: 'manual',
-            signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
-        });
-        jar.store(response);
+        const response = await browserStep(jar, request, fetchFn);
         const where = new URL(request.url).pathname;
 
         if (response.status >= 300 && response.status < 400) {
