@@ -77,6 +77,8 @@ fn urls() -> PublicUrls {
 struct VerifySetup {
     verifier: TokenVerifier,
     token: String,
+    /// The same claims under the published `kid`, signed by another key.
+    forged: String,
     _issuer: TestIssuer,
     refresher: tokio::task::JoinHandle<()>,
 }
@@ -131,9 +133,12 @@ fn verify_setup(rt: &Runtime) -> VerifySetup {
         let token = key.sign(&claims);
         let principal = verifier.verify(&token).await.expect("a valid token");
         assert_eq!(principal.subject, "alice");
+        let forged = TestKey::generate("key-1").sign(&claims);
+        assert!(verifier.verify(&forged).await.is_err(), "a forged token");
         VerifySetup {
             verifier,
             token,
+            forged,
             _issuer: issuer,
             refresher,
         }
@@ -154,6 +159,17 @@ fn verify(c: &mut Criterion) {
         iter_async(b, &rt, || {
             s.verifier.verify_without_cache(black_box(&s.token))
         })
+    });
+    // A forged token (published `kid`, another key's signature), first sight: the
+    // signature check that fails.
+    group.bench_function("forged_first_sight", |b| {
+        iter_async(b, &rt, || {
+            s.verifier.verify_without_cache(black_box(&s.forged))
+        })
+    });
+    // The same forged token again: refused from the refusal cache.
+    group.bench_function("forged_repeat", |b| {
+        iter_async(b, &rt, || s.verifier.verify(black_box(&s.forged)))
     });
     group.finish();
     s.refresher.abort();

@@ -51,7 +51,13 @@ pub struct RefreshPolicy {
 #[derive(Default)]
 struct KeySet {
     by_kid: HashMap<Arc<str>, Arc<VerificationKey>>,
+    /// Which key set this is: each one installed gets the next number, so a cached
+    /// judgement can tell whether the keys changed since.
+    generation: u64,
 }
+
+/// The generation of the next key set installed.
+static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// What `/readyz` reports.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -111,6 +117,12 @@ impl KeyStore {
 
     /// True while `kid` is still published; cached verifications of tokens signed
     /// by a key that the issuer has withdrawn stop counting at once.
+    /// The generation of the key set in use (0 before any is loaded): it changes
+    /// whenever a new key set is installed.
+    pub fn generation(&self) -> u64 {
+        self.keys.load().as_ref().map_or(0, |set| set.generation)
+    }
+
     pub fn has_kid(&self, kid: &str) -> bool {
         self.keys
             .load()
@@ -220,6 +232,7 @@ impl KeyStore {
             keys: set.by_kid.len(),
             last_error: None,
         }));
+        set.generation = NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.keys.store(Some(Arc::new(set)));
         Ok(self.next_refresh(fetched.max_age))
     }

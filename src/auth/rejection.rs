@@ -29,6 +29,15 @@ pub enum TokenRejection {
     InvalidClaim(&'static str),
 }
 
+impl TokenRejection {
+    /// Whether the refusal holds for as long as the key set does. Not "not valid
+    /// yet", which time undoes, nor "unknown key", whose remedy (a key-set refresh)
+    /// only a fresh verification sets off.
+    pub fn is_lasting(&self) -> bool {
+        !matches!(self, Self::NotYetValid | Self::UnknownKey)
+    }
+}
+
 /// The registered claims we name in messages; anything else is "a claim", so a
 /// message can never carry text chosen by whoever built the token.
 fn known_claim(name: &str) -> &'static str {

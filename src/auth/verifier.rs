@@ -1,5 +1,7 @@
 //! Access-token verification, with a cache of verified tokens so a repeat costs a
-//! hash and a lookup instead of a signature check.
+//! hash and a lookup instead of a signature check, and a bounded cache of refused
+//! ones so that a flood of one forged token costs the same, not a signature check
+//! per request.
 
 use std::{
     sync::Arc,
@@ -42,6 +44,20 @@ impl Expiry<TokenDigest, Verified> for UntilTokenExpiry {
     }
 }
 
+/// A refusal, kept while the key set it was judged against is in use.
+#[derive(Clone)]
+struct Refused {
+    rejection: TokenRejection,
+    key_generation: u64,
+}
+
+/// How long a refusal is remembered: short, so that nothing a refusal depends on
+/// (the clock for `exp`, the key set, which also clears it) stays stale for long.
+const REFUSAL_TTL: Duration = Duration::from_secs(60);
+
+/// Longest token judged at all; real access tokens are a few KiB at most.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
 pub struct TokenVerifier {
     keys: Arc<KeyStore>,
     claims: ClaimPaths,
@@ -49,6 +65,7 @@ pub struct TokenVerifier {
     allowed: Vec<Algorithm>,
     leeway: u64,
     cache: Cache<TokenDigest, Verified>,
+    refused: Cache<TokenDigest, Refused>,
 }
 
 impl TokenVerifier {
@@ -67,6 +84,10 @@ impl TokenVerifier {
                 max_ttl: cache_max_ttl,
             })
             .build();
+        let refused = Cache::builder()
+            .max_capacity(cache_capacity)
+            .time_to_live(REFUSAL_TTL.min(cache_max_ttl.max(Duration::from_secs(1))))
+            .build();
         Self {
             keys,
             claims,
@@ -74,6 +95,7 @@ impl TokenVerifier {
             allowed,
             leeway: leeway.as_secs(),
             cache,
+            refused,
         }
     }
 
@@ -86,10 +108,34 @@ impl TokenVerifier {
         {
             return Ok(hit.principal);
         }
-        let verified = self.verify_uncached(token).await?;
-        let principal = Arc::clone(&verified.principal);
-        self.cache.insert(digest, verified);
-        Ok(principal)
+        // Read before judging: if the keys change meanwhile, the refusal is kept
+        // under the old generation and not believed.
+        let key_generation = self.keys.generation();
+        if let Some(refused) = self.refused.get(&digest)
+            && refused.key_generation == key_generation
+        {
+            return Err(refused.rejection.into());
+        }
+        match self.verify_uncached(token).await {
+            Ok(verified) => {
+                let principal = Arc::clone(&verified.principal);
+                self.cache.insert(digest, verified);
+                Ok(principal)
+            }
+            Err(VerifyError::Rejected(rejection)) => {
+                if rejection.is_lasting() {
+                    self.refused.insert(
+                        digest,
+                        Refused {
+                            rejection: rejection.clone(),
+                            key_generation,
+                        },
+                    );
+                }
+                Err(rejection.into())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// [`TokenVerifier::verify`] without the cache: what the first sight of a
@@ -99,6 +145,10 @@ impl TokenVerifier {
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Verified, VerifyError> {
+        // Structure first, before any decoding or crypto: three non-empty parts.
+        if token.len() > MAX_TOKEN_BYTES || !is_three_parts(token) {
+            return Err(TokenRejection::Malformed.into());
+        }
         let header = decode_header(token).map_err(|_| header_rejection(token))?;
         if !self.allowed.contains(&header.alg) {
             return Err(TokenRejection::AlgorithmNotAllowed.into());
@@ -141,6 +191,20 @@ impl TokenVerifier {
         self.cache.run_pending_tasks();
         self.cache.entry_count()
     }
+
+    /// Entries in the refused-token cache (for metrics and tests).
+    pub fn refused_entries(&self) -> u64 {
+        self.refused.run_pending_tasks();
+        self.refused.entry_count()
+    }
+}
+
+/// `header.payload.signature` with a header and a payload. The signature may be
+/// empty, so that an `alg: none` token is refused for its algorithm, which says more.
+fn is_three_parts(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let three = (parts.next(), parts.next(), parts.next(), parts.next());
+    matches!(three, (Some(h), Some(p), Some(_), None) if !h.is_empty() && !p.is_empty())
 }
 
 /// Why a header did not parse: `alg: none` and other unknown algorithms are

@@ -25,11 +25,13 @@ pub enum LogTarget {
 pub fn init(config: &LogConfig, target: LogTarget) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.level)
         .unwrap_or_else(|_| EnvFilter::new("info"))
-        // rmcp logs whole JSON-RPC messages at DEBUG: tool arguments and results,
-        // which can hold secrets or personal data. Never below INFO, whatever the
-        // configured level says.
+        // rmcp logs whole JSON-RPC messages at DEBUG (tool arguments and results,
+        // which can hold secrets or personal data), and at INFO three lines per
+        // stateless request, one a dump of the client's details. Only its warnings
+        // and errors, whatever the configured level says: box-mcp's own access line
+        // and audit event say what happened.
         .add_directive(
-            "rmcp::service=info"
+            "rmcp::service=warn"
                 .parse()
                 .expect("a constant, valid directive"),
         );

@@ -100,3 +100,41 @@ async fn no_token_or_authorization_value_reaches_the_logs() {
         "an Authorization value appears in the logs"
     );
 }
+
+/// Quiet logs: at `info`, a stateless request writes one line (box-mcp's access
+/// line), not rmcp's per-request lines and its dump of the client's details.
+#[tokio::test]
+async fn a_stateless_request_at_info_writes_one_line() {
+    let f = Fixture::start(&[
+        ("BOX_MCP_LOG__LEVEL", "info"),
+        ("BOX_MCP_STATELESS", "true"),
+    ])
+    .await;
+    let token = f.token("alice");
+    let before = f.server.logs().len();
+    let reply = f
+        .server
+        .mcp_raw(
+            Method::POST,
+            Some(&token),
+            None,
+            Some(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})),
+        )
+        .await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{}", reply.body);
+    // Let the last line reach the log.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let lines: Vec<String> = f.server.logs()[before..].to_vec();
+    assert!(
+        lines.iter().all(|l| !l.contains("\"target\":\"rmcp")),
+        "no rmcp lines at info: {lines:#?}"
+    );
+    assert_eq!(lines.len(), 1, "one access line: {lines:#?}");
+    assert!(
+        lines[0].contains("finished processing request"),
+        "{}",
+        lines[0]
+    );
+    let bytes: usize = lines.iter().map(String::len).sum();
+    assert!(bytes <= 600, "{bytes} bytes for one request: {}", lines[0]);
+}

@@ -20,3 +20,4 @@ mod policy_cli;
 mod policy_reload;
 mod rbac_http;
 mod stdio;
+mod verifier;
