@@ -199,7 +199,9 @@ async fn run_one(
     let sandbox_seq_before = last_sandbox_seq(fixture);
     fixture.sandbox.clear_requests();
     wrk_run.duration = Duration::from_secs(cli.duration);
+    let log_before = server.log_bytes();
     let measured = wrk::run(&wrk_run).await?;
+    let log_bytes = server.log_bytes().saturating_sub(log_before);
     let peak_rss_kib = server.peak_rss_kib()?;
     let warnings = server.warnings();
     server.stop().await;
@@ -228,11 +230,14 @@ async fn run_one(
     } else {
         (None, None)
     };
+    let log_bytes_per_request =
+        (measured.requests > 0).then(|| log_bytes as f64 / measured.requests as f64);
     Ok(LoadResult {
         scenario,
         connections,
         measured,
         peak_rss_kib,
+        log_bytes_per_request,
         box_calls_per_request,
         sandbox_p50_us,
     })

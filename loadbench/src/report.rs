@@ -17,6 +17,8 @@ pub struct LoadResult {
     pub measured: Measured,
     /// The server's peak resident set over the run (and its warm-up), in KiB.
     pub peak_rss_kib: u64,
+    /// Bytes of server log per request during the measured run (`info`, JSON).
+    pub log_bytes_per_request: Option<f64>,
     /// Box API calls per MCP request (token endpoint and API), from the sandbox's log.
     pub box_calls_per_request: Option<f64>,
     /// The sandbox's median handling time of the folder listings in this run.
@@ -137,6 +139,20 @@ pub fn judge(micro: &[MicroResult], load: &[LoadResult]) -> Vec<Judged> {
         }),
         met: at_256.map(|r| r.peak_rss_mb() <= 64.0),
     });
+    // The loudest authenticated scenario at 64 connections.
+    let loudest = load
+        .iter()
+        .filter(|r| r.connections == 64 && r.scenario.authenticated())
+        .filter_map(|r| r.log_bytes_per_request.map(|b| (r, b)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    out.push(Judged {
+        what: "log bytes per request at `info` (authenticated scenarios, 64 connections)".into(),
+        target: "≤ 400 B".into(),
+        measured: loudest.map_or("not measured".into(), |(r, b)| {
+            format!("{b:.0} B (scenario {})", r.scenario.id)
+        }),
+        met: loudest.map(|(_, b)| b <= 400.0),
+    });
     let churn = load
         .iter()
         .filter(|r| matches!(r.scenario.id, "5" | "6"))
@@ -213,15 +229,16 @@ pub fn render(ctx: &Context, micro: &[MicroResult], load: &[LoadResult]) -> Stri
         "Throughput ratio: requests per second against the scenario named, at the same \
          number of connections. Box calls: requests the sandbox received (token \
          endpoint and API) per MCP request. Overhead: median latency minus the \
-         sandbox's median handling time.\n"
+         sandbox's median handling time. Log: bytes the server logged per request \
+         during the measured run (JSON at `info`).\n"
     );
     let _ = writeln!(
         s,
-        "| scenario | conns | req/s | p50 | p99 | p99.9 | errors | peak RSS | throughput ratio | Box calls | overhead p50 |"
+        "| scenario | conns | req/s | p50 | p99 | p99.9 | errors | peak RSS | throughput ratio | Box calls | overhead p50 | log |"
     );
     let _ = writeln!(
         s,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for scenario in scenarios::SCENARIOS {
         for r in load.iter().filter(|r| r.scenario.id == scenario.id) {
@@ -232,7 +249,7 @@ pub fn render(ctx: &Context, micro: &[MicroResult], load: &[LoadResult]) -> Stri
             };
             let _ = writeln!(
                 s,
-                "| {} {} | {} | {:.0} | {} | {} | {} | {} | {:.1} MB | {} | {} | {} |",
+                "| {} {} | {} | {:.0} | {} | {} | {} | {} | {:.1} MB | {} | {} | {} | {} |",
                 r.scenario.id,
                 r.scenario.title,
                 r.connections,
@@ -248,6 +265,8 @@ pub fn render(ctx: &Context, micro: &[MicroResult], load: &[LoadResult]) -> Stri
                     .map_or("—".into(), |c| format!("{c:.2}")),
                 r.overhead_p50_us()
                     .map_or("—".into(), |o| duration(o * 1e3)),
+                r.log_bytes_per_request
+                    .map_or("—".into(), |b| format!("{b:.0} B")),
             );
         }
     }
@@ -304,9 +323,29 @@ mod tests {
             connections,
             measured: measured(requests, 300.0, 0),
             peak_rss_kib: rss_kib,
+            log_bytes_per_request: None,
             box_calls_per_request: None,
             sandbox_p50_us: None,
         }
+    }
+
+    #[test]
+    fn the_log_target_judges_the_loudest_authenticated_scenario() {
+        let mut quiet = result("2", 64, 10_000, 20_000);
+        quiet.log_bytes_per_request = Some(280.0);
+        let mut loud = result("4", 64, 5_000, 20_000);
+        loud.log_bytes_per_request = Some(450.0);
+        let mut off = result("1", 64, 20_000, 20_000);
+        off.log_bytes_per_request = Some(900.0);
+        let judged = judge(&[], &[quiet, loud, off]);
+        let log = judged
+            .iter()
+            .find(|j| j.what.starts_with("log bytes"))
+            .unwrap();
+        assert_eq!(
+            (log.measured.as_str(), log.met),
+            ("450 B (scenario 4)", Some(false))
+        );
     }
 
     #[test]

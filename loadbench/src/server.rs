@@ -108,6 +108,11 @@ impl ServerProcess {
         parse_vm_hwm(&status).context("no VmHWM line in /proc/<pid>/status")
     }
 
+    /// Bytes the server has written to its log so far.
+    pub fn log_bytes(&self) -> u64 {
+        std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
     /// Lines of the server's log at `WARN` or `ERROR`.
     pub fn warnings(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log_path)
