@@ -14,6 +14,7 @@ pub mod http;
 pub mod linked;
 pub mod mcp;
 pub mod outbound;
+pub mod remote_error;
 pub mod retry;
 pub mod server;
 pub mod setting;

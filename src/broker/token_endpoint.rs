@@ -14,9 +14,10 @@ use reqwest::{
 };
 use url::Url;
 
-use super::error::{BrokerError, parse_box_error};
+use super::error::BrokerError;
 use crate::{
     outbound::{self, Answer, Exchange, Exhausted, error_chain},
+    remote_error::parse_error_body,
     retry::RetryPolicy,
 };
 
@@ -98,7 +99,7 @@ impl TokenEndpointClient {
         secrets: &[&str],
         build: impl Fn() -> Result<Outbound, BrokerError>,
     ) -> Result<Vec<u8>, BrokerError> {
-        let failure_code = |body: &[u8]| parse_box_error(body, secrets, "").0;
+        let failure_code = |body: &[u8]| parse_error_body(body, secrets, "").0;
         let exchange = Exchange {
             what: call.describe(),
             retry: &self.retry,
@@ -144,7 +145,7 @@ impl TokenEndpointClient {
 /// API answers `ClientError`s; both are read.
 fn refused(call: Call, status: StatusCode, body: &[u8], secrets: &[&str]) -> BrokerError {
     let fallback = format!("http_{}", status.as_u16());
-    let (code, description) = parse_box_error(body, secrets, &fallback);
+    let (code, description) = parse_error_body(body, secrets, &fallback);
     if call.is_token_endpoint() {
         BrokerError::TokenEndpoint {
             grant: call.describe(),

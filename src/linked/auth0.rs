@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{FetchedToken, IdpClient, LinkError, config::LinkedPlan};
+use crate::remote_error::parse_error_body;
 
 pub const GRANT: &str =
     "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token";
@@ -27,30 +28,30 @@ struct Answer {
     expires_in: Option<u64>,
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    error: String,
-}
-
 pub(super) async fn fetch(
     http: &IdpClient,
     plan: &LinkedPlan,
     caller_token: &SecretString,
 ) -> Result<FetchedToken, LinkError> {
+    let (subject, secret) = (
+        caller_token.expose_secret(),
+        plan.client_secret.expose_secret(),
+    );
+    let secrets = [subject, secret];
     let answer = http
         .post_form(
             "Token Vault exchange",
             &plan.token_url,
             &[
                 ("grant_type", GRANT),
-                ("subject_token", caller_token.expose_secret()),
+                ("subject_token", subject),
                 ("subject_token_type", ACCESS_TOKEN),
                 ("requested_token_type", REQUESTED_TOKEN_TYPE),
                 ("connection", &plan.connection),
                 ("client_id", &plan.client_id),
-                ("client_secret", plan.client_secret.expose_secret()),
+                ("client_secret", secret),
             ],
+            &secrets,
         )
         .await?;
     if answer.status.is_success() {
@@ -63,13 +64,11 @@ pub(super) async fn fetch(
             expires_in: Duration::from_secs(t.expires_in.unwrap_or(0)),
         });
     }
-    let code = serde_json::from_slice::<ErrorBody>(&answer.body)
-        .unwrap_or_default()
-        .error;
+    let (code, _) = parse_error_body(&answer.body, &secrets, "");
     let detail = format!(
         "HTTP {} {}",
         answer.status.as_u16(),
-        super::oauth_error(&answer.body)
+        super::oauth_error(&answer.body, &secrets)
     );
     match code.as_str() {
         // The user has not connected Box (no refresh token in the vault).

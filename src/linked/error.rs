@@ -1,7 +1,8 @@
 //! What can go wrong while fetching a caller's linked Box account from the IdP.
 //!
 //! Messages are built from fixed text, configuration keys and the IdP's error
-//! fields (shortened); never from a token or a client secret.
+//! fields, read through [`crate::remote_error`] (secrets redacted, bounded); never
+//! from a token or a client secret.
 
 /// Why no Box token could be had from the caller's linked account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{FetchedToken, IdpClient, LinkError, config::LinkedPlan};
+use crate::remote_error::parse_error_body;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -45,18 +46,21 @@ pub(super) async fn fetch(
     caller_token: &SecretString,
 ) -> Result<FetchedToken, LinkError> {
     let secret = plan.client_secret.expose_secret();
+    let subject = caller_token.expose_secret();
+    let secrets = [subject, secret];
     let exchange = http
         .post_form(
             "token exchange for box-mcp",
             &plan.token_url,
             &[
                 ("grant_type", TOKEN_EXCHANGE),
-                ("subject_token", caller_token.expose_secret()),
+                ("subject_token", subject),
                 ("subject_token_type", ACCESS_TOKEN),
                 ("requested_token_type", ACCESS_TOKEN),
                 ("client_id", &plan.client_id),
                 ("client_secret", secret),
             ],
+            &secrets,
         )
         .await?;
     let box_mcp_token = match exchange.status {
@@ -68,7 +72,7 @@ pub(super) async fn fetch(
             return Err(LinkError::Refused(format!(
                 "token exchange: HTTP {} {}",
                 exchange.status.as_u16(),
-                super::oauth_error(&exchange.body)
+                super::oauth_error(&exchange.body, &secrets)
             )));
         }
         s => {
@@ -92,7 +96,9 @@ pub(super) async fn fetch(
             |s| s != StatusCode::BAD_GATEWAY && crate::outbound::is_transient(s),
         )
         .await?;
-    let detail = || super::keycloak_message(&stored.body);
+    // Keycloak's broker endpoint says why in `errorMessage`.
+    let secrets = [box_mcp_token.expose_secret(), subject];
+    let detail = || parse_error_body(&stored.body, &secrets, "").1;
     match stored.status {
         s if s.is_success() => {
             let t: Stored = super::parse(&stored.body, "stored Box token")?;

@@ -23,7 +23,6 @@ use reqwest::{
     header::{ACCEPT, CONTENT_TYPE},
 };
 use secrecy::SecretString;
-use serde::Deserialize;
 use url::{Url, form_urlencoded};
 
 pub use auth0::{GRANT as AUTH0_TOKEN_VAULT_GRANT, REQUESTED_TOKEN_TYPE as AUTH0_TOKEN_VAULT_TYPE};
@@ -32,6 +31,7 @@ pub use error::LinkError;
 
 use crate::{
     outbound::{self, Answer, Exchange, Exhausted, error_chain},
+    remote_error::parse_error_body,
     retry::RetryPolicy,
 };
 
@@ -115,16 +115,19 @@ impl IdpClient {
         })
     }
 
+    /// A form POST; `secrets` (the tokens and client secret in `fields`) are
+    /// redacted from any text the IdP sends back.
     async fn post_form(
         &self,
         what: &str,
         url: &Url,
         fields: &[(&str, &str)],
+        secrets: &[&str],
     ) -> Result<Answer, LinkError> {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
-        self.send(what, outbound::is_transient, || {
+        self.send(what, secrets, outbound::is_transient, || {
             self.http
                 .post(url.clone())
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -141,7 +144,7 @@ impl IdpClient {
         bearer: &str,
         transient: fn(StatusCode) -> bool,
     ) -> Result<Answer, LinkError> {
-        self.send(what, transient, || {
+        self.send(what, &[bearer], transient, || {
             self.http.get(url.clone()).bearer_auth(bearer)
         })
         .await
@@ -150,10 +153,11 @@ impl IdpClient {
     async fn send(
         &self,
         what: &str,
+        secrets: &[&str],
         transient: fn(StatusCode) -> bool,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer, LinkError> {
-        let failure_code = |body: &[u8]| oauth_error(body);
+        let failure_code = |body: &[u8]| parse_error_body(body, secrets, "").0;
         let exchange = Exchange {
             what,
             retry: &self.retry,
@@ -181,51 +185,14 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, L
     })
 }
 
-/// `error: error_description` of an OAuth error answer, shortened; never the body
-/// itself (it could echo what was sent).
-fn oauth_error(body: &[u8]) -> String {
-    #[derive(Deserialize, Default)]
-    struct OAuthError {
-        #[serde(default)]
-        error: String,
-        #[serde(default)]
-        error_description: String,
+/// `error: error_description` of an OAuth error answer, scrubbed of `secrets` and
+/// bounded ([`crate::remote_error`]); empty when the body names no error. Never
+/// the body itself (it could echo what was sent).
+fn oauth_error(body: &[u8], secrets: &[&str]) -> String {
+    match parse_error_body(body, secrets, "") {
+        (code, _) if code.is_empty() => String::new(),
+        (code, description) => format!("{code}: {description}"),
     }
-    let e: OAuthError = serde_json::from_slice(body).unwrap_or_default();
-    let text = match (e.error.is_empty(), e.error_description.is_empty()) {
-        (true, _) => String::new(),
-        (false, true) => e.error,
-        (false, false) => format!("{}: {}", e.error, e.error_description),
-    };
-    shorten(&text)
-}
-
-/// Keycloak's broker endpoint answers `{"errorMessage": "..."}`.
-fn keycloak_message(body: &[u8]) -> String {
-    #[derive(Deserialize, Default)]
-    struct Message {
-        #[serde(default, rename = "errorMessage")]
-        error_message: String,
-        #[serde(default)]
-        error: String,
-    }
-    let m: Message = serde_json::from_slice(body).unwrap_or_default();
-    let text = if m.error_message.is_empty() {
-        m.error
-    } else {
-        m.error_message
-    };
-    if text.is_empty() {
-        "no details".into()
-    } else {
-        shorten(&text)
-    }
-}
-
-fn shorten(text: &str) -> String {
-    const MAX: usize = 200;
-    let clean: String = text.chars().filter(|c| !c.is_control()).take(MAX).collect();
-    clean
 }
 
 #[cfg(test)]
@@ -233,21 +200,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn idp_errors_are_read_shortened_and_never_raw() {
+    fn idp_errors_are_read_shortened_scrubbed_and_never_raw() {
         assert_eq!(
-            oauth_error(br#"{"error":"invalid_grant","error_description":"bad"}"#),
+            oauth_error(
+                br#"{"error":"invalid_grant","error_description":"bad"}"#,
+                &[]
+            ),
             "invalid_grant: bad"
         );
-        assert_eq!(oauth_error(b"<html>token=abc</html>"), "");
+        assert_eq!(oauth_error(b"<html>token=abc</html>", &[]), "");
+        // An IdP that echoes the subject token gets it redacted.
         assert_eq!(
-            keycloak_message(br#"{"errorMessage":"User not linked"}"#),
-            "User not linked"
+            oauth_error(
+                br#"{"error":"invalid_token","error_description":"token eyJ.secret.sig is bad"}"#,
+                &["eyJ.secret.sig"]
+            ),
+            "invalid_token: token [redacted] is bad"
         );
-        assert_eq!(keycloak_message(b""), "no details");
+        // Bounded by the shared limit of remote text (plus the `x: ` and the `…`).
         let long = format!(
             r#"{{"error":"x","error_description":"{}"}}"#,
             "a".repeat(500)
         );
-        assert!(oauth_error(long.as_bytes()).len() <= 200);
+        let text = oauth_error(long.as_bytes(), &[]);
+        assert!(
+            text.chars().count() <= crate::remote_error::MAX_REMOTE_TEXT + 4,
+            "{text}"
+        );
     }
 }
