@@ -163,7 +163,6 @@ impl fmt::Debug for Broker {
 }
 
 /// A tool's access, checked and in canonical form.
-#[derive(Default)]
 struct Normalized {
     scopes: Vec<&'static str>,
     /// Space-separated, sorted.
@@ -653,7 +652,7 @@ impl Broker {
         caller: &Principal,
         caller_token: Option<&SecretString>,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
-        let (key, _) = linked_keys(caller, &Normalized::default());
+        let key = linked_parent_key(caller);
         self.inner
             .parents
             .try_get_with(key, async {
@@ -709,12 +708,17 @@ impl Broker {
     }
 }
 
-/// Cache keys of a linked account: per caller (issuer and subject), never per
-/// token. The fields are length-prefixed, so no issuer/subject pair can collide
-/// with another strategy's (subject type, Box id).
+/// The cache key of a caller's linked token: per caller (issuer and subject),
+/// never per token. The fields are length-prefixed, so no issuer/subject pair can
+/// collide with another strategy's (subject type, Box id).
+fn linked_parent_key(caller: &Principal) -> Key {
+    cache::parent_key("linked", &caller.issuer, &caller.subject)
+}
+
+/// The cache keys of a linked account: its parent, and the downscoped token.
 fn linked_keys(caller: &Principal, request: &Normalized) -> (Key, Key) {
     (
-        cache::parent_key("linked", &caller.issuer, &caller.subject),
+        linked_parent_key(caller),
         cache::downscoped_key(
             "linked",
             &caller.issuer,
