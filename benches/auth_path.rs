@@ -12,6 +12,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/common/issuer.rs"]
 mod issuer;
+#[path = "../tests/it/common/key_store.rs"]
+mod key_store;
 
 use std::{
     future::Future,
@@ -20,10 +22,7 @@ use std::{
 };
 
 use box_mcp::{
-    auth::{
-        ClaimsConfig, IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier,
-        ValidationPolicy,
-    },
+    auth::{ClaimsConfig, Principal, TokenVerifier},
     authz::Action,
     broker::{BoxAuth, BoxConfig, BoxMode, Broker, ToolAccess},
     http::{PublicUrls, challenge::Challenge, metadata::ProtectedResourceMetadata},
@@ -88,37 +87,23 @@ fn verify_setup(rt: &Runtime) -> VerifySetup {
         let key = TestKey::generate("key-1");
         let issuer = TestIssuer::start(&[&key], Mode::Up).await;
         let audience = urls().resource;
-        let idp = IdpClient::new(&issuer.url, Duration::from_secs(5)).expect("IdP client");
-        let keys = KeyStore::new(
-            idp,
-            ValidationPolicy {
-                issuer: issuer.url.clone(),
-                audiences: vec![audience.clone()],
-                algorithms: vec![
-                    Algorithm::RS256,
-                    Algorithm::RS384,
-                    Algorithm::RS512,
-                    Algorithm::PS256,
-                    Algorithm::PS384,
-                    Algorithm::PS512,
-                    Algorithm::ES256,
-                    Algorithm::ES384,
-                ],
-                leeway: Duration::from_secs(30),
-            },
-            RefreshPolicy {
-                min_interval: Duration::from_secs(10),
-                default_interval: Duration::from_secs(300),
-                retry_initial: Duration::from_millis(50),
-                retry_max: Duration::from_secs(1),
-            },
-        );
-        let refresher = keys.spawn_refresher();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !keys.is_ready() {
-            assert!(Instant::now() < deadline, "the keys did not load");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (keys, refresher) = key_store::loaded(
+            &issuer.url,
+            &audience,
+            vec![
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+                Algorithm::ES256,
+                Algorithm::ES384,
+            ],
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+        )
+        .await;
         let verifier = TokenVerifier::new(
             keys,
             ClaimsConfig::default().resolve(),

@@ -252,8 +252,17 @@ async fn box_user_token(sandbox: &Sandbox, user: &str) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
+/// Linked accounts at the stub IdP in `provider`'s dialect (the stub serves both
+/// at its root, so the URLs are given, not derived from an issuer).
 fn config(sandbox: &Sandbox, idp: &Idp, provider: LinkedProvider) -> BoxConfig {
     let base = sandbox.base_url();
+    let (token_url, broker_token_url) = match provider {
+        LinkedProvider::Auth0 => (format!("{}/oauth/token", idp.base), None),
+        LinkedProvider::Keycloak => (
+            format!("{}/protocol/openid-connect/token", idp.base),
+            Some(format!("{}/broker/box/token", idp.base)),
+        ),
+    };
     BoxConfig {
         mode: BoxMode::PerUser,
         per_user_token: BoxPerUserToken::Linked,
@@ -269,29 +278,12 @@ fn config(sandbox: &Sandbox, idp: &Idp, provider: LinkedProvider) -> BoxConfig {
             client_id: Some(VAULT_CLIENT.into()),
             client_secret: Some(VAULT_SECRET.to_string().into()),
             link_url: Some(LINK_URL.into()),
+            token_url: Some(token_url),
+            broker_token_url,
             timeout: Duration::from_secs(2),
             ..LinkedConfig::default()
         },
         ..BoxConfig::default()
-    }
-    .with_linked_issuer(&idp.base, provider)
-}
-
-trait WithIssuer {
-    fn with_linked_issuer(self, base: &str, provider: LinkedProvider) -> Self;
-}
-
-impl WithIssuer for BoxConfig {
-    /// The stub serves both dialects at its root: give the URLs explicitly.
-    fn with_linked_issuer(mut self, base: &str, provider: LinkedProvider) -> Self {
-        match provider {
-            LinkedProvider::Auth0 => self.linked.token_url = Some(format!("{base}/oauth/token")),
-            LinkedProvider::Keycloak => {
-                self.linked.token_url = Some(format!("{base}/protocol/openid-connect/token"));
-                self.linked.broker_token_url = Some(format!("{base}/broker/box/token"));
-            }
-        }
-        self
     }
 }
 
@@ -301,6 +293,18 @@ async fn sandbox() -> Sandbox {
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_string())
+}
+
+/// `caller`'s credential for `access`, with their IdP token.
+async fn credential(
+    broker: &Broker,
+    caller: &Principal,
+    token: &str,
+    access: &ToolAccess,
+) -> Result<box_mcp::broker::BoxCredential, BrokerError> {
+    broker
+        .credential(caller, Some(&secret(token)), access)
+        .await
 }
 
 #[tokio::test]
@@ -316,12 +320,10 @@ async fn auth0_token_vault_gives_the_callers_box_token_downscoped_per_call_and_c
     let broker = Broker::new(&config(&sb, &idp, LinkedProvider::Auth0)).unwrap();
     assert!(broker.uses_linked_accounts());
 
-    let a = broker
-        .credential(&alice, Some(&secret(&alice_token)), &READ)
+    let a = credential(&broker, &alice, &alice_token, &READ)
         .await
         .unwrap();
-    let b = broker
-        .credential(&alice, Some(&secret(&alice_token)), &READ)
+    let b = credential(&broker, &alice, &alice_token, &READ)
         .await
         .unwrap();
     assert_eq!(a.token.expose_secret(), b.token.expose_secret(), "cached");
@@ -372,8 +374,7 @@ async fn auth0_errors_become_clear_answers() {
     let broker = Broker::new(&config(&sb, &idp, LinkedProvider::Auth0)).unwrap();
 
     // Not connected: the link URL.
-    let err = broker
-        .credential(&bob, Some(&secret(&bob_token)), &READ)
+    let err = credential(&broker, &bob, &bob_token, &READ)
         .await
         .unwrap_err();
     match &err {
@@ -385,8 +386,7 @@ async fn auth0_errors_become_clear_answers() {
     assert!(err.to_string().contains(LINK_URL), "{err}");
     // An unknown subject token: the link is broken (Auth0 answers invalid_grant).
     let (eve, eve_token) = caller("auth0|eve").await;
-    let err = broker
-        .credential(&eve, Some(&secret(&eve_token)), &READ)
+    let err = credential(&broker, &eve, &eve_token, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -423,8 +423,7 @@ async fn keycloak_answers_not_linked_and_refresh_failures_as_link_again() {
     let (carol, carol_token) = caller("carol").await;
     let broker = Broker::new(&config(&sb, &idp, LinkedProvider::Keycloak)).unwrap();
     idp.link(&carol_token, None);
-    let err = broker
-        .credential(&carol, Some(&secret(&carol_token)), &READ)
+    let err = credential(&broker, &carol, &carol_token, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -436,8 +435,7 @@ async fn keycloak_answers_not_linked_and_refresh_failures_as_link_again() {
         &carol_token,
         Some(&box_user_token(&sb, fixture::CAROL).await),
     );
-    broker
-        .credential(&carol, Some(&secret(&carol_token)), &READ)
+    credential(&broker, &carol, &carol_token, &READ)
         .await
         .expect("linked now");
 
@@ -445,8 +443,7 @@ async fn keycloak_answers_not_linked_and_refresh_failures_as_link_again() {
     let (dave, dave_token) = caller("dave").await;
     idp.link(&dave_token, Some("whatever"));
     *idp.state.broker_status.lock().unwrap() = Some(502);
-    let err = broker
-        .credential(&dave, Some(&secret(&dave_token)), &READ)
+    let err = credential(&broker, &dave, &dave_token, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -457,8 +454,7 @@ async fn keycloak_answers_not_linked_and_refresh_failures_as_link_again() {
 
     // A stored token that Box refuses (revoked at Box): link again, not an
     // internal error, and the cached copy is dropped.
-    let err = broker
-        .credential(&dave, Some(&secret(&dave_token)), &READ)
+    let err = credential(&broker, &dave, &dave_token, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -466,8 +462,7 @@ async fn keycloak_answers_not_linked_and_refresh_failures_as_link_again() {
         "{err:?}"
     );
     idp.link(&dave_token, Some(&box_user_token(&sb, fixture::DAVE).await));
-    broker
-        .credential(&dave, Some(&secret(&dave_token)), &READ)
+    credential(&broker, &dave, &dave_token, &READ)
         .await
         .expect("the new link works without a restart");
 }
@@ -485,8 +480,7 @@ async fn the_idp_down_and_boxs_token_endpoint_down_are_transient_and_recover_wit
 
     idp.stop();
     let started = std::time::Instant::now();
-    let err = broker
-        .credential(&alice, Some(&secret(&alice_token)), &READ)
+    let err = credential(&broker, &alice, &alice_token, &READ)
         .await
         .unwrap_err();
     assert!(
@@ -496,8 +490,7 @@ async fn the_idp_down_and_boxs_token_endpoint_down_are_transient_and_recover_wit
     assert!(err.is_transient());
     assert!(started.elapsed() < Duration::from_secs(5), "bounded");
     idp.restart().await;
-    broker
-        .credential(&alice, Some(&secret(&alice_token)), &READ)
+    credential(&broker, &alice, &alice_token, &READ)
         .await
         .expect("the IdP is back");
 
@@ -508,14 +501,12 @@ async fn the_idp_down_and_boxs_token_endpoint_down_are_transient_and_recover_wit
     )
     .unwrap();
     let other = ToolAccess::new(&["item_download"]);
-    let err = broker
-        .credential(&alice, Some(&secret(&alice_token)), &other)
+    let err = credential(&broker, &alice, &alice_token, &other)
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     sb.clear_faults();
-    broker
-        .credential(&alice, Some(&secret(&alice_token)), &other)
+    credential(&broker, &alice, &alice_token, &other)
         .await
         .expect("Box is back");
 }

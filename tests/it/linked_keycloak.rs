@@ -186,14 +186,6 @@ async fn sandbox_log() -> Vec<Value> {
     body["entries"].as_array().cloned().unwrap_or_default()
 }
 
-fn fingerprint(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Waits until `check` holds, for at most `limit`.
 async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
@@ -279,7 +271,7 @@ async fn a_user_links_their_own_box_account_and_box_mcp_acts_as_it_renewed_acros
     }
     let all = serde_json::to_string(&sandbox_log().await).unwrap();
     assert!(
-        !all.contains(&fingerprint(&token)),
+        !all.contains(&box_sandbox::tokens::fingerprint(&token)),
         "the IdP token never reaches Box"
     );
 

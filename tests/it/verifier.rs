@@ -4,41 +4,22 @@
 
 use std::{sync::Arc, time::Duration};
 
-use box_mcp::auth::{
-    ClaimsConfig, IdpClient, KeyStore, RefreshPolicy, TokenRejection, TokenVerifier,
-    ValidationPolicy, VerifyError,
-};
+use box_mcp::auth::{ClaimsConfig, KeyStore, TokenRejection, TokenVerifier, VerifyError};
 use jsonwebtoken::Algorithm;
 
-use crate::common::{Mode, TestIssuer, TestKey, now};
+use crate::common::{Mode, TestIssuer, TestKey, key_store, now};
 
 const AUDIENCE: &str = "http://box-mcp.verifier.test/mcp";
 
 async fn verifier(issuer: &TestIssuer) -> (TokenVerifier, Arc<KeyStore>) {
-    let idp = IdpClient::new(&issuer.url, Duration::from_secs(5)).unwrap();
-    let keys = KeyStore::new(
-        idp,
-        ValidationPolicy {
-            issuer: issuer.url.clone(),
-            audiences: vec![AUDIENCE.into()],
-            algorithms: vec![Algorithm::RS256],
-            leeway: Duration::from_secs(0),
-        },
-        RefreshPolicy {
-            min_interval: Duration::from_millis(10),
-            default_interval: Duration::from_secs(300),
-            retry_initial: Duration::from_millis(50),
-            retry_max: Duration::from_secs(1),
-        },
-    );
-    let _refresher = keys.spawn_refresher();
-    for _ in 0..400 {
-        if keys.is_ready() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(keys.is_ready(), "the keys loaded");
+    let (keys, _refresher) = key_store::loaded(
+        &issuer.url,
+        AUDIENCE,
+        vec![Algorithm::RS256],
+        Duration::from_secs(0),
+        Duration::from_millis(10),
+    )
+    .await;
     let verifier = TokenVerifier::new(
         keys.clone(),
         ClaimsConfig::default().resolve(),

@@ -4,6 +4,7 @@ pub mod auth0_issuer;
 pub mod box_env;
 pub mod browser;
 pub mod issuer;
+pub mod key_store;
 pub mod proxy;
 pub mod scratch;
 pub mod server;
