@@ -11,8 +11,9 @@
 #    validates with the `jsonschema` library). It is installed on first use into a
 #    virtualenv under target/, so a fresh machine needs only python3 (3.11+) with
 #    venv and access to PyPI.
-# 3. Always: project rules the schema cannot express: the Keycloak image tag equals
-#    KC_VERSION in scripts/keycloak.sh; the issuer and audience of box-mcp match
+# 3. Always: project rules the schema cannot express: the Keycloak image tag (or the
+#    image its Dockerfile starts from) equals KC_VERSION in scripts/keycloak.sh; the
+#    features it starts with equal KC_FEATURES there; the issuer and audience of box-mcp match
 #    Keycloak's; no ports on a service that shares another's network namespace;
 #    depends_on names existing services; no `$` interpolation (write `$$`).
 #
@@ -35,6 +36,8 @@ die() { printf 'check-compose: error: %s\n' "$*" >&2; exit 1; }
 
 KC_VERSION="$(sed -n 's/^KC_VERSION="\([^"]*\)"$/\1/p' scripts/keycloak.sh)"
 [ -n "$KC_VERSION" ] || die "cannot read KC_VERSION from scripts/keycloak.sh"
+KC_FEATURES="$(sed -n 's/^KC_FEATURES="\([^"]*\)"$/\1/p' scripts/keycloak.sh)"
+[ -n "$KC_FEATURES" ] || die "cannot read KC_FEATURES from scripts/keycloak.sh"
 
 # --- 1. docker compose, if it is there ------------------------------------------
 if docker compose version >/dev/null 2>&1; then
@@ -86,13 +89,14 @@ if ! "$VENV/bin/python" -m check_jsonschema --builtin-schema vendor.compose-spec
 fi
 
 # --- 3. project rules ------------------------------------------------------------------
-if ! "$VENV/bin/python" - "$FILE" "$KC_VERSION" <<'PY'
+if ! "$VENV/bin/python" - "$FILE" "$KC_VERSION" "$KC_FEATURES" <<'PY'
+import os
 import re
 import sys
 
 from ruamel.yaml import YAML
 
-path, kc_version = sys.argv[1], sys.argv[2]
+path, kc_version, kc_features = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(path, encoding="utf-8") as f:
     doc = YAML(typ="safe", pure=True).load(f)
 
@@ -134,6 +138,28 @@ want_image = f"quay.io/keycloak/keycloak:{kc_version}"
 if not isinstance(keycloak, dict):
     problems.append("no service named 'keycloak'")
     keycloak = {}
+elif "build" in keycloak:
+    # Built from a Dockerfile (the image plus keycloak/extension): every Keycloak image
+    # it starts from is the pinned one.
+    build = keycloak["build"]
+    build = build if isinstance(build, dict) else {"context": build}
+    dockerfile = os.path.join(
+        os.path.dirname(os.path.abspath(path)),
+        build.get("context", "."),
+        build.get("dockerfile", "Dockerfile"),
+    )
+    try:
+        with open(dockerfile) as f:
+            froms = [l.split()[1] for l in f if l.strip().upper().startswith("FROM ")]
+    except OSError as e:
+        froms = []
+        problems.append(f"services.keycloak.build: cannot read {dockerfile}: {e}")
+    kc_froms = [i for i in froms if i.startswith("quay.io/keycloak/keycloak")]
+    if not kc_froms or any(i != want_image for i in kc_froms):
+        problems.append(
+            f"{dockerfile} starts from {kc_froms or froms}; scripts/keycloak.sh runs "
+            f"KC_VERSION={kc_version}, so it must start from {want_image!r}"
+        )
 elif keycloak.get("image") != want_image:
     problems.append(
         f"services.keycloak.image is {keycloak.get('image')!r}; scripts/keycloak.sh runs "
@@ -149,6 +175,11 @@ command = keycloak.get("command") or []
 command = command.split() if isinstance(command, str) else [str(c) for c in command]
 if keycloak and not {"start-dev", "--import-realm"} <= set(command):
     problems.append("services.keycloak.command must run 'start-dev --import-realm'")
+if keycloak and f"--features={kc_features}" not in command:
+    problems.append(
+        f"services.keycloak.command must enable the features scripts/keycloak.sh does: "
+        f"--features={kc_features}"
+    )
 
 
 def mount_target(v):

@@ -2,8 +2,11 @@
 # Fetch, start and stop the development Keycloak that backs box-mcp's tests and demo.
 #
 #   scripts/keycloak.sh fetch    download (via Maven), verify and unpack the pinned Keycloak
-#   scripts/keycloak.sh prepare  one-off (cached): dev-mode build + database template with
-#                                the master realm, so that each start only imports the realm
+#   scripts/keycloak.sh extension  compile keycloak/extension against the distribution's jars
+#                                (cached by a hash of its sources; needs a JDK: javac, jar)
+#   scripts/keycloak.sh prepare  one-off (cached): dev-mode build with the extension and
+#                                --features=cimd + database template with the master realm,
+#                                so that each start only imports the realms
 #   scripts/keycloak.sh start    fetch + prepare if needed, then start it in the background
 #                                with a fresh database and keycloak/*.json imported; prints
 #                                the base URL (e.g. http://127.0.0.1:41234) on stdout
@@ -42,14 +45,38 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_ROOT="${BOX_MCP_CACHE:-$HOME/.cache/box-mcp}"
 KC_DIST="${CACHE_ROOT}/keycloak-${KC_VERSION}"
 FETCH_MARKER="${KC_DIST}/.box-mcp-fetched"
-DEV_AUGMENTED="${KC_DIST}/.box-mcp-dev-quarkus"
+# Build-time options of every start: start-dev re-augments itself (~20 s) when they differ
+# from the cached dev build, so the cache is keyed by them (see build_key).
+KC_FEATURES="cimd"
+EXT_DIR="${REPO_ROOT}/keycloak/extension"
 
 abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$PWD" "$1" ;; esac; }
 RUN_DIR="$(abspath "${KC_RUN_DIR:-$REPO_ROOT/target/keycloak-run}")"
 REALM_DIR="$(abspath "${KC_REALM_DIR:-$REPO_ROOT/keycloak}")"
 
 log() { printf 'keycloak.sh: %s\n' "$*" >&2; }
+
+# The extension's sources and the features, hashed: names the cached extension jar and
+# dev build, so that editing either never starts a stale Keycloak.
+build_key() {
+    (
+        cd "$EXT_DIR"
+        printf 'features=%s\n' "$KC_FEATURES"
+        find . -type f | LC_ALL=C sort | while read -r f; do
+            printf '%s\n' "$f"
+            cat "$f"
+        done
+    ) | sha256_stdin | cut -c1-16
+}
 die() { printf 'keycloak.sh: error: %s\n' "$*" >&2; exit 1; }
+
+sha256_stdin() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum | awk '{print $1}'
+    else
+        shasum -a 256 | awk '{print $1}'
+    fi
+}
 
 sha256_of() {
     if command -v sha256sum >/dev/null 2>&1; then
@@ -67,6 +94,32 @@ m2_repo() {
     else
         printf '%s\n' "$HOME/.m2/repository"
     fi
+}
+
+BUILD_KEY="$(build_key)"
+DEV_AUGMENTED="${KC_DIST}/.box-mcp-dev-quarkus-${BUILD_KEY}"
+EXT_JAR="${CACHE_ROOT}/box-mcp-keycloak-extension-${KC_VERSION}-${BUILD_KEY}.jar"
+
+# keycloak/extension (a client-policy executor, see its README) compiled against the
+# Keycloak jars of the pinned distribution; cached by build_key.
+cmd_extension() {
+    cmd_fetch
+    [ -f "$EXT_JAR" ] && return 0
+    command -v javac >/dev/null 2>&1 || die "javac (a JDK 17+) is required to build keycloak/extension"
+    command -v jar >/dev/null 2>&1 || die "jar (a JDK 17+) is required to build keycloak/extension"
+    local out
+    out="$(mktemp -d "${CACHE_ROOT}/extension-build.XXXXXX")"
+    # shellcheck disable=SC2046 # one argument per source file
+    if ! javac --release 17 -nowarn -cp "${KC_DIST}/lib/lib/main/*:${KC_DIST}/lib/lib/boot/*" \
+        -d "$out/classes" $(find "$EXT_DIR/src" -name '*.java' | LC_ALL=C sort) >&2; then
+        rm -rf "$out"
+        die "keycloak/extension does not compile against Keycloak ${KC_VERSION}"
+    fi
+    cp -R "$EXT_DIR/META-INF" "$out/classes/"
+    jar --create --file "$out/extension.jar" -C "$out/classes" . || { rm -rf "$out"; die "could not package keycloak/extension"; }
+    mv "$out/extension.jar" "$EXT_JAR"
+    rm -rf "$out"
+    log "built keycloak/extension into ${EXT_JAR}"
 }
 
 fetch_failed() {
@@ -191,6 +244,8 @@ make_run_home() {
     mkdir -p "$home/bin" "$home/lib" "$home/data"
     cp "$KC_DIST/bin/kc.sh" "$home/bin/kc.sh"
     cp -R "$KC_DIST/conf" "$KC_DIST/themes" "$KC_DIST/providers" "$home/"
+    # -p: Keycloak re-augments when a provider jar looks newer than its build.
+    cp -p "$EXT_JAR" "$home/providers/"
     ln -s "$KC_DIST/lib/lib" "$home/lib/lib"
     cp -R "$KC_DIST/lib/app" "$home/lib/app"
     cp "$KC_DIST/lib/quarkus-run.jar" "$home/lib/quarkus-run.jar"
@@ -231,6 +286,7 @@ launch() {
         cd "$home"
         exec setsid "$home/bin/kc.sh" start-dev \
             --db=dev-file \
+            --features="$KC_FEATURES" \
             --http-host="$host" \
             --http-port="$port" \
             "$@" \
@@ -308,7 +364,7 @@ replace_dir() {
 
 PREPARE_PID=""
 cmd_prepare() {
-    cmd_fetch
+    cmd_extension
     local template
     mkdir -p "$RUN_DIR"
     template="$(db_template_dir)"
@@ -368,6 +424,9 @@ cmd_start() {
 
     log "starting Keycloak ${KC_VERSION} on ${url} (log: ${logf}) ..."
     t0=$(date +%s)
+    # The corporate realm (acme-corp) and the box-mcp realm's identity provider for it
+    # name Keycloak's own URL: the broker endpoint and the IdP's endpoints.
+    export BOX_MCP_KEYCLOAK_URL="${BOX_MCP_KEYCLOAK_URL:-$url}"
     START_PID="$(launch "$home" "$host" "$port" "$logf" --import-realm)"
     trap 'if [ -n "$START_PID" ]; then kill_tree "$START_PID" KILL; rm -f "$RUN_DIR/pid" "$RUN_DIR/url" "$RUN_DIR/port"; fi' EXIT
     printf '%s\n' "$START_PID" > "$RUN_DIR/pid"
@@ -416,12 +475,13 @@ cmd_status() {
 
 case "${1:-}" in
     fetch) cmd_fetch ;;
+    extension) cmd_extension ;;
     prepare) cmd_prepare ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status|url) cmd_status ;;
     *)
-        printf 'usage: %s {fetch|prepare|start|stop|status}\n' "$0" >&2
+        printf 'usage: %s {fetch|extension|prepare|start|stop|status}\n' "$0" >&2
         exit 2
         ;;
 esac

@@ -330,13 +330,14 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "31000001", "31000002", "31000003", "31000004", "41000001", "51000001"
+                "31000001", "31000002", "31000003", "31000004", "31000005", "31000006", "41000001",
+                "51000001"
             ]
         );
         let accounts: Vec<_> = seed.users.iter().map(|u| &u.account).collect();
-        assert!(accounts[..4].iter().all(|a| **a == SeedAccount::Managed));
-        assert!(matches!(accounts[4], SeedAccount::OtherEnterprise { .. }));
-        assert_eq!(*accounts[5], SeedAccount::Personal);
+        assert!(accounts[..6].iter().all(|a| **a == SeedAccount::Managed));
+        assert!(matches!(accounts[6], SeedAccount::OtherEnterprise { .. }));
+        assert_eq!(*accounts[7], SeedAccount::Personal);
         assert!(seed.users.iter().all(|u| u.password.is_some()));
         let oauth = seed
             .apps

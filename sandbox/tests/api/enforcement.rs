@@ -270,7 +270,8 @@ async fn finding_users_needs_the_service_account_and_root_readonly() {
     assert_eq!(ids(body), [BOB]);
     assert_eq!(body["total_count"], 1);
     let all = env.get(&service, "/users").await;
-    assert_eq!(all.expect(200)["total_count"], 4);
+    // The enterprise's managed users: alice, bob, carol, dave, erin and sam.
+    assert_eq!(all.expect(200)["total_count"], 6);
     let alice = env.user_token(ALICE).await;
     env.get(&alice, "/users?filter_term=bob")
         .await
