@@ -10,8 +10,8 @@ use url::Url;
 
 use crate::{
     auth::{
-        INSECURE_NO_AUTH_BUILD, IdpClient, KeyStore, Principal, RefreshPolicy, TokenVerifier,
-        ValidationPolicy,
+        ClientPatterns, INSECURE_NO_AUTH_BUILD, IdpClient, KeyStore, Principal, RefreshPolicy,
+        TokenVerifier, ValidationPolicy,
     },
     authz::Authorizer,
     config::Settings,
@@ -140,6 +140,7 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         verifier,
         required_scopes: raw.auth.required_scopes.clone(),
         scope_check: ScopeCheck::new(&raw.auth.scope_hierarchy),
+        tool_error_clients: ClientPatterns::new(&raw.auth.tool_error_on_insufficient_scope)?,
         max_body_bytes: raw.http.max_body_bytes,
         stateless: raw.stateless,
         session_idle_timeout: raw.session.idle_timeout,

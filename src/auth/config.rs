@@ -27,6 +27,12 @@ pub struct AuthConfig {
     pub required_scopes: Vec<String>,
     /// Scopes published in the metadata; defaults to the required scopes.
     pub scopes_supported: Vec<String>,
+    /// Clients known to mishandle the HTTP 403 `insufficient_scope` challenge, by
+    /// client id (`azp`) glob pattern (`*` matches any run of characters, `?` one).
+    /// A `tools/call` from a matching client that lacks a scope gets a tool error
+    /// naming the missing scopes and how to reconnect with them, instead of the 403
+    /// the MCP specification asks for. Empty by default: everyone gets the 403.
+    pub tool_error_on_insufficient_scope: Vec<String>,
     /// Broader scopes and the narrower ones they include, e.g.
     /// `{ "box:admin" = ["box:write", "mcp:tools"] }`: a token with a broader
     /// scope satisfies a check for a narrower one (transitively).
@@ -71,6 +77,7 @@ impl Default for AuthConfig {
             leeway: Duration::from_secs(30),
             required_scopes: vec!["mcp:tools".into()],
             scopes_supported: Vec::new(),
+            tool_error_on_insufficient_scope: Vec::new(),
             scope_hierarchy: BTreeMap::new(),
             jwks_min_refresh_interval: Duration::from_secs(10),
             jwks_refresh_interval: Duration::from_secs(300),
@@ -137,6 +144,7 @@ impl AuthConfig {
                 ));
             }
         }
+        super::ClientPatterns::new(&self.tool_error_on_insufficient_scope)?;
         for (broader, narrower) in &self.scope_hierarchy {
             if let Some(bad) = std::iter::once(broader)
                 .chain(narrower)

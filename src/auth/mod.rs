@@ -3,6 +3,7 @@
 
 mod bearer;
 mod caller_token;
+mod client_patterns;
 mod config;
 mod error;
 mod idp;
@@ -13,6 +14,7 @@ mod verifier;
 
 pub use bearer::{bearer_token, token_in_query};
 pub use caller_token::CallerToken;
+pub use client_patterns::ClientPatterns;
 pub use config::{
     AuthConfig, ClaimPaths, ClaimPreset, ClaimsConfig, INSECURE_NO_AUTH_BUILD, StdioConfig,
 };

@@ -53,6 +53,12 @@ fn bad_values_name_their_key() {
             "log.level",
             Box::new(|c: &mut Config| c.log.level = "info,,=[".into()),
         ),
+        (
+            "auth.tool_error_on_insufficient_scope",
+            Box::new(|c: &mut Config| {
+                c.auth.tool_error_on_insufficient_scope = vec!["claude-*".into(), "[".into()]
+            }),
+        ),
     ] {
         let err = settings_with(f).unwrap_err();
         assert!(err.to_string().contains(key), "{key}: {err}");

@@ -59,6 +59,9 @@ pub struct AppState {
     pub required_scopes: Vec<String>,
     /// Scope checks with the configured hierarchy.
     pub scope_check: scopes::ScopeCheck,
+    /// `auth.tool_error_on_insufficient_scope`: clients whose scope refusals on
+    /// `tools/call` are tool errors instead of HTTP 403.
+    pub tool_error_clients: crate::auth::ClientPatterns,
     pub max_body_bytes: usize,
     /// Serve MCP without sessions (`stateless`).
     pub stateless: bool,

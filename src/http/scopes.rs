@@ -48,6 +48,16 @@ impl ScopeCheck {
                 .is_some_and(|parents| parents.iter().any(|p| principal.has_scope(p)))
     }
 
+    /// The scopes of `needed` that are not satisfied, in order.
+    pub fn missing(&self, principal: &Principal, needed: &[impl AsRef<str>]) -> Vec<String> {
+        needed
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|s| !self.satisfied(principal, s))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// True when every scope in `needed` is satisfied.
     pub fn all(&self, principal: &Principal, needed: &[impl AsRef<str>]) -> bool {
         needed.iter().all(|s| self.satisfied(principal, s.as_ref()))

@@ -3,6 +3,11 @@
 //! `insufficient_scope` challenge listing every scope the call needs, so the
 //! client can step up (MCP 2025-11-25 and 2026-07-28).
 //!
+//! Clients listed in `auth.tool_error_on_insufficient_scope` (known to mishandle
+//! that 403) are let through instead, with a [`ScopeShortfall`] in the request's
+//! extensions: the MCP layer answers the call with a tool error naming the missing
+//! scopes. Either way the tool does not run.
+//!
 //! The body is read (it is already size-limited) to find the tool, then handed on
 //! unchanged. A tool the caller may not use by policy is let through: the MCP
 //! layer answers it like an unknown tool, so the scope gate cannot reveal it.
@@ -19,7 +24,12 @@ use http::Method;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::{audit::AuditEvent, auth::Principal, mcp::tools::catalog, telemetry::RequestId};
+use crate::{
+    audit::AuditEvent,
+    auth::Principal,
+    mcp::tools::{ScopeShortfall, catalog},
+    telemetry::RequestId,
+};
 
 /// The two fields of a JSON-RPC request this gate needs; everything else is skipped.
 #[derive(Deserialize)]
@@ -56,7 +66,7 @@ pub async fn require_tool_scopes(
     let Some(principal) = request.extensions().get::<Arc<Principal>>().cloned() else {
         return ApiError::MissingToken.into_response_with(&state.challenge);
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => return ApiError::BodyTooLarge.into_response_with(&state.challenge),
@@ -65,7 +75,15 @@ pub async fn require_tool_scopes(
         && state.may_use(&principal, tool)
     {
         let needed = catalog::oauth_scopes(tool.action);
-        if !state.scope_check.all(&principal, needed) {
+        if !state.scope_check.all(&principal, needed)
+            && state.tool_error_clients.matches(&principal)
+        {
+            // The MCP layer answers, and audits, the call as a tool error.
+            parts.extensions.insert(ScopeShortfall {
+                required: needed.iter().map(|s| s.to_string()).collect(),
+                missing: state.scope_check.missing(&principal, needed),
+            });
+        } else if !state.scope_check.all(&principal, needed) {
             tracing::info!(
                 code = "insufficient_scope",
                 tool = tool.name,

@@ -205,6 +205,20 @@ impl ServerHandler for BoxMcp {
             audit.latency(started.elapsed()).emit();
             return Err(ErrorData::invalid_params("tool not found", None));
         }
+        // The HTTP layer let this call through without a scope it needs, for a client
+        // that mishandles the 403 challenge: answer with a tool error instead.
+        if let Some(shortfall) = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<tools::ScopeShortfall>())
+        {
+            tracing::info!(code = "insufficient_scope", tool = %name, "request refused");
+            audit.decision = "insufficient_scope";
+            audit.outcome = "refused";
+            audit.latency(started.elapsed()).emit();
+            return tools::respond(Err(tools::ToolError::InsufficientScope(shortfall.clone())))
+                .map(CallToolResponse::Complete);
+        }
         let client = context.peer.peer_info();
         let result = self
             .tools

@@ -172,6 +172,26 @@ pub enum ToolError {
     Box(#[from] BoxError),
     #[error("Box is not configured on this server")]
     NotConfigured,
+    #[error(
+        "this tool needs the OAuth scopes {required}, and this connection was authorized without {missing}. \
+         Reconnect to this MCP server (sign out of it or remove it in your MCP client, then add or \
+         authorize it again) and grant {missing} when asked, then try again",
+        required = .0.required.join(" "),
+        missing = .0.missing.join(" ")
+    )]
+    InsufficientScope(ScopeShortfall),
+}
+
+/// A `tools/call` the HTTP layer let through although its token lacks scopes the
+/// tool needs, because the client is one of `auth.tool_error_on_insufficient_scope`
+/// (clients that mishandle the 403 challenge). Put into the request's extensions;
+/// the MCP layer answers the call with [`ToolError::InsufficientScope`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeShortfall {
+    /// Every scope the tool needs, as the 403 challenge would list them.
+    pub required: Vec<String>,
+    /// The ones the token lacks.
+    pub missing: Vec<String>,
 }
 
 impl ToolError {
@@ -186,6 +206,7 @@ impl ToolError {
         match self {
             Self::Invalid { .. } => "invalid_argument",
             Self::NotConfigured => "not_configured",
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::Box(BoxError::NotFound) => "not_found",
             Self::Box(BoxError::NameInUse { .. }) => "name_in_use",
             Self::Box(BoxError::Credentials(_)) => "no_box_access",
@@ -237,8 +258,15 @@ pub fn respond(result: Result<Outcome, ToolError>) -> Result<CallToolResult, Err
                 "error": error.code(),
                 "message": error.to_string(),
             });
-            if let ToolError::Box(BoxError::LinkRequired { link_url, .. }) = &error {
-                body["link_url"] = json!(link_url);
+            match &error {
+                ToolError::Box(BoxError::LinkRequired { link_url, .. }) => {
+                    body["link_url"] = json!(link_url);
+                }
+                ToolError::InsufficientScope(shortfall) => {
+                    body["required_scopes"] = json!(shortfall.required);
+                    body["missing_scopes"] = json!(shortfall.missing);
+                }
+                _ => {}
             }
             let mut r = CallToolResult::structured_error(body);
             r.content = vec![ContentBlock::text(error.to_string())];
