@@ -51,9 +51,9 @@ pub(crate) struct KeycloakEnv {
     /// e.g. `http://127.0.0.1:41234`
     pub(crate) base: String,
     /// `http://127.0.0.1:$P/mcp`
-    resource: String,
+    pub(crate) resource: String,
     /// `http://127.0.0.1:$P`
-    public_base: String,
+    pub(crate) public_base: String,
 }
 
 impl KeycloakEnv {
@@ -104,7 +104,7 @@ impl KeycloakEnv {
     }
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -112,7 +112,7 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
@@ -198,7 +198,7 @@ fn segment(token: &str, i: usize) -> Value {
     serde_json::from_slice(&B64.decode(part).expect("base64url")).expect("JSON")
 }
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     segment(token, 1)
 }
 
@@ -209,7 +209,7 @@ fn kid(token: &str) -> String {
         .to_string()
 }
 
-fn audiences(claims: &Value) -> Vec<String> {
+pub(crate) fn audiences(claims: &Value) -> Vec<String> {
     match &claims["aud"] {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => a
@@ -444,7 +444,7 @@ where
     }
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
@@ -499,7 +499,7 @@ fn tools_of(user: &str) -> BTreeSet<&'static str> {
 }
 
 /// The shipped policy files, by absolute path (not the server's working directory).
-fn shipped_policy() -> [(&'static str, &'static str); 2] {
+pub(crate) fn shipped_policy() -> [(&'static str, &'static str); 2] {
     [
         (
             "BOX_MCP_POLICY__MODEL",
@@ -513,7 +513,7 @@ fn shipped_policy() -> [(&'static str, &'static str); 2] {
 }
 
 /// `tools/list` in `session`: the names, which must come in one page.
-async fn listed_tools(
+pub(crate) async fn listed_tools(
     server: &ServerProcess,
     token: &str,
     session: Option<&str>,
@@ -562,7 +562,7 @@ fn on_the_wire(reply: &Reply) -> (StatusCode, Option<String>, Value) {
 }
 
 /// The 403 a token without `box:write` gets for a tool that changes data.
-fn assert_insufficient_scope(reply: &Reply, kc: &KeycloakEnv, what: &str) {
+pub(crate) fn assert_insufficient_scope(reply: &Reply, kc: &KeycloakEnv, what: &str) {
     assert_eq!(
         reply.status,
         StatusCode::FORBIDDEN,

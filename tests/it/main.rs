@@ -13,6 +13,7 @@ mod broker_flows;
 mod cli;
 mod http_auth;
 mod keycloak;
+mod keycloak_clients;
 mod linked_flows;
 mod linked_keycloak;
 mod log_secrets;

@@ -2,9 +2,11 @@
 //! cookies, follows redirects one at a time (so a test sees where it went), and
 //! submits the page's form with its hidden fields.
 //!
-//! Its cookie jar ignores cookie attributes: Keycloak marks its login cookies
-//! `Secure; SameSite=None` even over plain http, which browsers still send to
-//! loopback and a strict jar does not. Everything here is one loopback host.
+//! Its cookie jar ignores cookie attributes but `Path`: Keycloak marks its login
+//! cookies `Secure; SameSite=None` even over plain http, which browsers still send
+//! to loopback and a strict jar does not. Everything here is one loopback host.
+//! `Path` matters: each realm has its own `AUTH_SESSION_ID` under `/realms/<realm>/`,
+//! and a brokered login passes through two realms.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
@@ -12,7 +14,8 @@ use reqwest::{StatusCode, Url, header, redirect::Policy};
 
 pub struct Browser {
     http: reqwest::Client,
-    cookies: Mutex<BTreeMap<String, String>>,
+    /// (path, name) → value.
+    cookies: Mutex<BTreeMap<(String, String), String>>,
 }
 
 /// A page the browser stopped at.
@@ -93,6 +96,13 @@ impl Page {
     }
 }
 
+/// RFC 6265 §5.1.4: `cookie_path` is `path`, or a prefix of it ending at a `/`.
+fn path_matches(path: &str, cookie_path: &str) -> bool {
+    path == cookie_path
+        || (path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || path[cookie_path.len()..].starts_with('/')))
+}
+
 impl Default for Browser {
     fn default() -> Self {
         Self::new()
@@ -112,10 +122,20 @@ impl Browser {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let request = request.build().expect("a request");
+        let path = request.url().path().to_string();
+        let request = reqwest::RequestBuilder::from_parts(self.http.clone(), request);
         let cookie = {
             let jar = self.cookies.lock().unwrap();
-            jar.iter()
-                .map(|(k, v)| format!("{k}={v}"))
+            // Longest path first, as browsers order them.
+            let mut matching: Vec<_> = jar
+                .iter()
+                .filter(|((p, _), _)| path_matches(&path, p))
+                .collect();
+            matching.sort_by_key(|((p, _), _)| std::cmp::Reverse(p.len()));
+            matching
+                .iter()
+                .map(|((_, k), v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -132,11 +152,18 @@ impl Browser {
             let Some((name, value)) = pair.split_once('=') else {
                 continue;
             };
+            let cookie_path = set
+                .split(';')
+                .skip(1)
+                .map(str::trim)
+                .find(|a| a.len() > 5 && a[..5].eq_ignore_ascii_case("path="))
+                .map_or_else(|| "/".to_string(), |a| a[5..].to_string());
+            let key = (cookie_path, name.trim().to_string());
             let expired = set.to_ascii_lowercase().contains("max-age=0");
             if expired || value.is_empty() {
-                jar.remove(name.trim());
+                jar.remove(&key);
             } else {
-                jar.insert(name.trim().to_string(), value.trim().to_string());
+                jar.insert(key, value.trim().to_string());
             }
         }
         response
