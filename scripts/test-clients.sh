@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# box-mcp against real, independent MCP clients and the bundled Keycloak: the official
-# TypeScript SDK (node --test), the official Python SDK (pytest) and the MCP Inspector CLI.
+# box-mcp against real, independent MCP clients, the bundled Keycloak and the Box sandbox:
+# the official TypeScript SDK v1 (2025-era protocol) and v2 (2026-07-28), the official Python
+# SDK (pytest), the MCP Inspector CLI and mcp-remote (the stdio proxy users put in front of
+# desktop apps).
 # The SDK tests start from nothing but the server URL and must find Keycloak, register a
 # client dynamically and log in with PKCE on their own (headless login and consent); the
 # TypeScript SDK also steps up to box:write on a 403 insufficient_scope.
@@ -134,7 +136,7 @@ else
     fi
     printf '%s\n' "$node_want" >"$NODE_STAMP"
 fi
-for pkg in @modelcontextprotocol/sdk @modelcontextprotocol/inspector-cli; do
+for pkg in @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/inspector-cli mcp-remote; do
     printf '%s %s\n' "$pkg" "$(node -p "require('./$CLIENTS_DIR/node_modules/$pkg/package.json').version")"
 done
 
@@ -215,8 +217,21 @@ start_box_mcp() {
     fi
     echo "ready: $(curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz")"
 }
-say "starting box-mcp on ${MCP_URL}"
-start_box_mcp "$RUN_DIR/box-mcp.log"
+# Box for every suite: the sandbox the Rust tests (or the set-up above) started. The
+# first stage uses managed users (CCG user tokens, each caller's box_user_id); the last
+# restarts box-mcp with linked accounts.
+[ -n "${BOX_MCP_TEST_SANDBOX_URL:-}" ] || die "BOX_MCP_TEST_SANDBOX_URL is not set (scripts/test.sh sets it, or run this script on its own)"
+SB="${BOX_MCP_TEST_SANDBOX_URL%/}"
+export BOX_MCP_TEST_SANDBOX_URL="$SB"
+box_urls=(
+    BOX_MCP_BOX__API_BASE_URL="${SB}/2.0" BOX_MCP_BOX__UPLOAD_BASE_URL="${SB}/api/2.0"
+    BOX_MCP_BOX__TOKEN_URL="${SB}/oauth2/token" BOX_MCP_BOX__REVOKE_URL="${SB}/oauth2/revoke"
+)
+say "starting box-mcp on ${MCP_URL} (Box: managed users at ${SB})"
+start_box_mcp "$RUN_DIR/box-mcp.log" \
+    BOX_MCP_BOX__MODE=per_user BOX_MCP_BOX__AUTH=ccg \
+    BOX_MCP_BOX__CLIENT_ID=sandbox-ccg-app BOX_MCP_BOX__CLIENT_SECRET=sandbox-ccg-secret \
+    BOX_MCP_BOX__ENTERPRISE_ID=1100000 "${box_urls[@]}"
 echo "set-up took $(($(date +%s) - T0)) s"
 
 # ---------------------------------------------------------------- the clients
@@ -246,6 +261,10 @@ run_suite "Python SDK (mcp, pytest)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 '$PWD/$VENV/bin/python' -m pytest -rA test_python_sdk.py"
 run_suite "MCP Inspector CLI (@modelcontextprotocol/inspector-cli, node --test)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 400 node --test --test-reporter=spec --test-timeout=180000 inspector-cli.test.mjs"
+run_suite "mcp-remote, its own OAuth flow (mcp-remote, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 mcp-remote.test.mjs"
+run_suite "TypeScript SDK v2, protocol 2026-07-28 (@modelcontextprotocol/client, node --test)" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-v2.test.mjs"
 
 # Every client above sent real Keycloak tokens; none of them may show up in the server's log.
 no_jwt_in_log() {
@@ -258,17 +277,12 @@ run_suite "no token in the box-mcp log" no_jwt_in_log
 
 # Linked Box accounts: the same port, now with box.per_user_token = "linked" and Box at
 # the sandbox that Keycloak's `box` identity provider points at.
-[ -n "${BOX_MCP_TEST_SANDBOX_URL:-}" ] || die "BOX_MCP_TEST_SANDBOX_URL is not set (scripts/test.sh sets it, or run this script on its own)"
-say "restarting box-mcp on ${MCP_URL} with linked Box accounts (Box: ${BOX_MCP_TEST_SANDBOX_URL})"
+say "restarting box-mcp on ${MCP_URL} with linked Box accounts (Box: ${SB})"
 stop_box_mcp
-SB="${BOX_MCP_TEST_SANDBOX_URL%/}"
 start_box_mcp "$RUN_DIR/box-mcp-linked.log" \
     BOX_MCP_BOX__MODE=per_user BOX_MCP_BOX__PER_USER_TOKEN=linked \
     BOX_MCP_BOX__LINKED__CLIENT_ID=box-mcp BOX_MCP_BOX__LINKED__CLIENT_SECRET=box-mcp-dev-secret \
-    BOX_MCP_BOX__LINKED__CACHE_TTL=2s \
-    BOX_MCP_BOX__API_BASE_URL="${SB}/2.0" BOX_MCP_BOX__UPLOAD_BASE_URL="${SB}/api/2.0" \
-    BOX_MCP_BOX__TOKEN_URL="${SB}/oauth2/token" BOX_MCP_BOX__REVOKE_URL="${SB}/oauth2/revoke"
-export BOX_MCP_TEST_SANDBOX_URL="$SB"
+    BOX_MCP_BOX__LINKED__CACHE_TTL=2s "${box_urls[@]}"
 run_suite "TypeScript SDK, linked Box account (@modelcontextprotocol/sdk, node --test)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-linked.test.mjs"
 no_jwt_in_linked_log() {

@@ -1,9 +1,13 @@
-"""The official Python MCP SDK (`mcp` 2.3) against box-mcp and the bundled Keycloak.
+"""The official Python MCP SDK (`mcp` 2.3) against box-mcp, the bundled Keycloak and Box
+(the sandbox, managed users).
 
 Nothing is configured but the server URL: `OAuthClientProvider` (an httpx2 auth) must go
 401 → RFC 9728 metadata → Keycloak's authorization server metadata → dynamic client
 registration → authorization code with PKCE (S256) → token, and `ClientSession` then lists
-and calls tools over streamable HTTP. The browser part is headless (keycloak_login.py).
+and calls tools over streamable HTTP: whoami, a Box folder listing, a file read, and an
+upload, which box-mcp refuses with 403 `insufficient_scope` until the SDK has stepped up
+to `box:write` by itself (a second authorization, inline). The browser part is headless
+(keycloak_login.py).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ KEYCLOAK_URL = os.environ["BOX_MCP_TEST_KEYCLOAK_URL"].rstrip("/")
 ISSUER = f"{KEYCLOAK_URL}/realms/box-mcp"
 # A loopback redirect URI nobody listens on: the final redirect is read, never followed.
 REDIRECT_URI = "http://127.0.0.1:47920/callback"
+BOB_PRIVATE_FOLDER = "200000000002"
 OVERALL_TIMEOUT_S = 120
 
 
@@ -78,7 +83,7 @@ def jwt_payload(token: str) -> dict:
     return json.loads(urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
-def test_python_sdk_discovers_keycloak_registers_and_calls_whoami() -> None:
+def test_python_sdk_discovers_keycloak_registers_calls_box_tools_and_steps_up() -> None:
     anyio.run(_flow)
 
 
@@ -119,6 +124,29 @@ async def _flow() -> None:
                     assert "whoami" in names
                     result = await session.call_tool("whoami", {})
                     print(f"whoami structured_content: {json.dumps(result.structured_content)}")
+                    authorizations_before_box = len(browser.authorization_urls)
+
+                    # Box: bob's own folder and one of his files (read tools: no step-up).
+                    listing = await session.call_tool("box_folder_list", {"folder_id": BOB_PRIVATE_FOLDER})
+                    assert not listing.is_error, listing
+                    entries = listing.structured_content["entries"]
+                    text_file = next(e for e in entries if e["type"] == "file" and e["name"].endswith(".txt"))
+                    read = await session.call_tool("box_file_read_text", {"file_id": text_file["id"]})
+                    assert not read.is_error, read
+                    assert read.structured_content["text"], read
+                    assert len(browser.authorization_urls) == authorizations_before_box
+
+                    # A write tool: 403 insufficient_scope, the SDK re-authorizes with the
+                    # challenged scope and retries; the upload lands in bob's Box.
+                    name = f"python-sdk-step-up-{os.getpid()}.txt"
+                    upload = await session.call_tool(
+                        "box_file_upload",
+                        {"parent_folder_id": BOB_PRIVATE_FOLDER, "name": name, "content_text": "written after step-up"},
+                    )
+                    assert not upload.is_error, upload
+                    assert upload.structured_content["name"] == name, upload
+                    after = await session.call_tool("box_folder_list", {"folder_id": BOB_PRIVATE_FOLDER})
+                    assert any(e["name"] == name for e in after.structured_content["entries"]), after
 
     print("requests:\n  " + "\n  ".join(f"{m} {u.split('?')[0]} {s}" for m, u, s, _ in seen))
     print("Keycloak pages: " + " | ".join(browser.logins[0].steps))
@@ -137,8 +165,15 @@ async def _flow() -> None:
     assert client_id
     print(f"registered client_id {client_id}")
 
-    # Authorization request: PKCE S256, challenged scope, resource indicator.
-    assert len(browser.authorization_urls) == 1
+    # Authorization requests: PKCE S256, challenged scope, resource indicator. The first asks
+    # for what the 401 challenge named, the second (the step-up) adds box:write.
+    assert len(browser.authorization_urls) == 2, browser.authorization_urls
+    step_up = {k: v[0] for k, v in parse_qs(urlparse(browser.authorization_urls[1]).query).items()}
+    print(f"step-up authorization request scope: {step_up['scope']!r}")
+    assert {"mcp:tools", "box:write"} <= set(step_up["scope"].split())
+    assert any(
+        m == "POST" and u == MCP_URL and st == 403 and b"box_file_upload" in body for m, u, st, body in seen
+    ), "box-mcp refused the upload before the step-up"
     az = urlparse(browser.authorization_urls[0])
     q = {k: v[0] for k, v in parse_qs(az.query).items()}
     assert f"{az.scheme}://{az.netloc}{az.path}" == f"{ISSUER}/protocol/openid-connect/auth"
@@ -155,7 +190,7 @@ async def _flow() -> None:
 
     # Token request: authorization code with the PKCE verifier.
     token_requests = [x for x in seen if x[1] == f"{ISSUER}/protocol/openid-connect/token"]
-    assert len(token_requests) == 1 and token_requests[0][2] == 200
+    assert len(token_requests) == 2 and all(x[2] == 200 for x in token_requests), token_requests
     form = {k: v[0] for k, v in parse_qs(token_requests[0][3].decode()).items()}
     assert form["grant_type"] == "authorization_code"
     assert len(form["code_verifier"]) >= 43
@@ -164,6 +199,7 @@ async def _flow() -> None:
 
     assert storage.tokens is not None
     claims = jwt_payload(storage.tokens.access_token)
+    assert {"mcp:tools", "box:write"} <= set(claims["scope"].split()), claims["scope"]
     assert claims["iss"] == ISSUER
     assert claims["azp"] == client_id
     assert MCP_URL in (claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]])

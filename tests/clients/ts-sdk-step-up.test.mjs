@@ -1,25 +1,24 @@
 // Step-up authorization (MCP 2025-11-25 "scope challenge") with the official TypeScript
-// SDK against box-mcp and the bundled Keycloak. alice (mcp-admin) first authorizes with
-// only what box-mcp's 401 challenge asks for (`mcp:tools`); calling a tool that writes to
-// Box (`box_folder_create`) then gets
+// SDK against box-mcp, the bundled Keycloak and Box (the sandbox, managed users). alice
+// (mcp-admin) first authorizes with only what box-mcp's 401 challenge asks for
+// (`mcp:tools`); calling a tool that writes to Box (`box_folder_create`) then gets
 //   403, WWW-Authenticate: Bearer error="insufficient_scope", …, scope="mcp:tools box:write"
 // and the SDK's StreamableHTTPClientTransport re-runs the authorization with the challenged
 // scope: a second authorization request (headless login and consent at Keycloak), the code
-// exchange, and the retried call, which now passes box-mcp's scope gate. Box is not
-// configured in this stage, so the tool itself answers `not_configured`: enough to show
-// the call got through.
+// exchange, and the retried call, which now creates the folder in alice's Box. Then she
+// lists it and reads a file.
 //
 // Two things of the SDK 1.32.2 / Keycloak 26 pair shape the set-up:
-// - The client is registered at Keycloak (anonymous DCR, as the SDK does it) with
-//   `scope: "mcp:tools box:write"` before the SDK starts. Keycloak makes a DCR client's
-//   `scope` its optional scopes and refuses any other scope with `invalid_scope`, and the
-//   SDK registers with the scope of the first challenge (`mcp:tools`), so a client the
-//   SDK registers itself could never step up to `box:write` at this realm.
+// - The SDK registers the client itself (anonymous DCR) with the scope of the first
+//   challenge, `mcp:tools`. Keycloak makes a registration's `scope` the client's only
+//   optional scopes; the realm's `mcp-step-up` client policy (keycloak/extension) adds
+//   `box:write` to them, without which this client could never step up.
 // - The client has no refresh token (`grant_types: ["authorization_code"]`, for which
 //   Keycloak issues none). With a refresh token, SDK 1.32.2 answers the 403 with a refresh
 //   (which cannot widen the scope), gets the same 403 and gives up with "Server returned
 //   403 after trying upscoping" (typescript-sdk#2255); the second test pins that, so an SDK
-//   upgrade that fixes it shows up here.
+//   upgrade that fixes it shows up here. Such clients are what box-mcp's
+//   `auth.tool_error_on_insufficient_scope` is for (docs/clients.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -68,7 +67,7 @@ async function registerClient({ scope, grantTypes }) {
  * is keycloakHeadlessLogin; it keeps every authorization URL and login result.
  */
 class HeadlessOAuthProvider {
-    constructor({ username, password, clientInformation }) {
+    constructor({ username, password, clientInformation = undefined }) {
         this.username = username;
         this.password = password;
         this._clientInformation = clientInformation;
@@ -101,7 +100,8 @@ class HeadlessOAuthProvider {
     }
     saveClientInformation(info) {
         // The SDK binds pre-registered information to the authorization server it used.
-        assert.equal(info.client_id, this._clientInformation.client_id, 'no new registration');
+        if (this._clientInformation) assert.equal(info.client_id, this._clientInformation.client_id, 'no new registration');
+        this.registrations = (this.registrations ?? 0) + 1;
         this._clientInformation = info;
     }
     tokens() {
@@ -188,12 +188,19 @@ async function connectWithMcpToolsOnly(t, provider, fetchFn) {
     return { client: connected, transport };
 }
 
-test('TypeScript SDK: step-up to box:write on 403 insufficient_scope, then the write call passes', { timeout: 120_000 }, async (t) => {
-    const registered = await registerClient({ scope: 'mcp:tools box:write', grantTypes: ['authorization_code'] });
-    const provider = new HeadlessOAuthProvider({ username: 'alice', password: 'alice-password', clientInformation: registered });
+test('TypeScript SDK: registers itself, steps up to box:write on 403 insufficient_scope, and writes to Box', { timeout: 120_000 }, async (t) => {
+    const provider = new HeadlessOAuthProvider({ username: 'alice', password: 'alice-password' });
     const requests = [];
     const { client, transport } = await connectWithMcpToolsOnly(t, provider, recordingFetch(requests));
     assert.equal(provider.tokens().refresh_token, undefined, 'no refresh token (see the top of this file)');
+    // The SDK's own registration, with the first challenge's scope; Keycloak's answer also
+    // lists box:write (the realm's mcp-step-up client policy).
+    assert.equal(provider.registrations, 1, 'the SDK registered the client');
+    const registration = requests.find((r) => r.url.href === `${issuer}/clients-registrations/openid-connect`);
+    assert.equal(registration?.status, 201, describe(requests));
+    assert.deepEqual(scopesOf(JSON.parse(registration.body).scope), ['mcp:tools'], registration.body);
+    const registered = provider.clientInformation();
+    assert.ok(scopesOf(registered.scope).includes('box:write'), `registered scope: ${registered.scope}`);
     try {
         // An admin sees the write tools with an mcp:tools-only token: the list does not depend on scopes.
         const { tools } = await client.listTools(undefined, { timeout: 30_000 });
@@ -209,7 +216,8 @@ test('TypeScript SDK: step-up to box:write on 403 insufficient_scope, then the w
 
         // The write call: 403 insufficient_scope → the SDK re-authorizes with the challenged scope.
         const before = requests.length;
-        const call = { name: 'box_folder_create', arguments: { parent_folder_id: '0', name: 'step-up-test' } };
+        const folderName = `step-up-ts-sdk-${randomBytes(4).toString('hex')}`;
+        const call = { name: 'box_folder_create', arguments: { parent_folder_id: '0', name: folderName } };
         await assert.rejects(client.callTool(call, undefined, { timeout: 60_000 }), (err) => {
             // The transport started the second authorization; our "browser" finished it, and the
             // SDK hands control back to the application to complete it (finishAuth).
@@ -260,9 +268,20 @@ test('TypeScript SDK: step-up to box:write on 403 insufficient_scope, then the w
         const retry = requests.slice(beforeRetry).find((r) => isCall(r, 'box_folder_create'));
         assert.equal(retry?.status, 200, `the retried call passed the scope gate: ${describe(requests.slice(beforeRetry))}`);
         t.diagnostic(`box_folder_create after the step-up: ${JSON.stringify(result.structuredContent ?? result.content)}`);
-        // The tool ran: Box is not configured in this stage, which is the tool's own answer.
-        assert.equal(result.isError, true, JSON.stringify(result));
-        assert.equal(result.structuredContent?.error, 'not_configured', JSON.stringify(result));
+        // The tool ran: the folder is in alice's Box (the sandbox).
+        assert.notEqual(result.isError, true, JSON.stringify(result));
+        assert.equal(result.structuredContent?.name, folderName, JSON.stringify(result));
+        const folderId = result.structuredContent.id;
+        assert.match(String(folderId), /^[0-9]+$/, JSON.stringify(result));
+
+        // Reading needs no further authorization: her root lists the new folder, and a file of hers reads.
+        const root = await client.callTool({ name: 'box_folder_list', arguments: { folder_id: '0' } }, undefined, { timeout: 30_000 });
+        assert.notEqual(root.isError, true, JSON.stringify(root));
+        const entries = root.structuredContent.entries;
+        assert.ok(entries.some((e) => e.type === 'folder' && e.id === folderId && e.name === folderName), JSON.stringify(entries));
+        const notes = await client.callTool({ name: 'box_file_read_text', arguments: { file_id: '400000000101' } }, undefined, { timeout: 30_000 });
+        assert.notEqual(notes.isError, true, JSON.stringify(notes));
+        assert.match(notes.structuredContent.text, /launch date/, JSON.stringify(notes));
 
         // The session went on with the new token: whoami shows box:write now.
         const after = await client.callTool({ name: 'whoami', arguments: {} }, undefined, { timeout: 30_000 });

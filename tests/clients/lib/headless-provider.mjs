@@ -61,6 +61,14 @@ export class HeadlessOAuthProvider {
         if (!this._codeVerifier) throw new Error('no code verifier saved');
         return this._codeVerifier;
     }
+    // SDK v2 (SEP-2352): what discovery found, kept with the code verifier, so the callback
+    // leg is checked against the same authorization server. SDK v1 does not call these.
+    saveDiscoveryState(state) {
+        this._discoveryState = state;
+    }
+    discoveryState() {
+        return this._discoveryState;
+    }
     async redirectToAuthorization(url) {
         this.events.push('redirectToAuthorization');
         this.authorizationUrl = new URL(url);
