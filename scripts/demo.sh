@@ -52,6 +52,8 @@ if [ "$WITH" = docker ]; then
 
   Test users (password = <name>-password):
     alice  mcp-admin     bob  mcp-editor     carol  mcp-viewer     dave  no MCP role
+  Corporate SSO users (realm acme-corp, brokered; "Acme Corp SSO" on the login page):
+    erin   engineering → mcp-editor          sam    sales → mcp-viewer
 
   Connect a client once box-mcp logs that it loaded the issuer's keys:
     Claude Code     claude mcp add --transport http box-mcp http://localhost:8000/mcp
@@ -162,6 +164,8 @@ cat <<TXT
 
   Test users (password = <name>-password):
     alice  mcp-admin     bob  mcp-editor     carol  mcp-viewer     dave  no MCP role
+  Corporate SSO users (realm acme-corp, brokered; "Acme Corp SSO" on the login page):
+    erin   engineering → mcp-editor          sam    sales → mcp-viewer
 
   Connect a client; it finds Keycloak through the server's metadata and registers itself:
     Claude Code     claude mcp add --transport http box-mcp ${MCP_URL}

@@ -145,6 +145,9 @@ const NOT_CONFIGURATION: &[&str] = &[
     "box_oauth_client_id",
     "box_oauth_client_secret",
     "box_min_validity",
+    // The corporate realm's placeholders (keycloak/acme-corp-realm.json).
+    "keycloak_url",
+    "acme_client_secret",
 ];
 
 fn is_configuration_variable(key: &str) -> bool {

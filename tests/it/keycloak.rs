@@ -1354,18 +1354,7 @@ mod against_real_keycloak {
                 )
                 .await;
             // carol (viewer) reads her own files; bob cannot.
-            let mine = carol
-                .ok(
-                    "box_folder_list",
-                    json!({"folder_id": fixture::CAROL_PRIVATE_FOLDER}),
-                )
-                .await;
-            let carol_file = mine["entries"]
-                .as_array()
-                .and_then(|e| e.iter().find(|e| e["type"] == "file"))
-                .and_then(|e| e["id"].as_str())
-                .unwrap_or_else(|| panic!("{who}: a file in carol's folder: {mine}"))
-                .to_string();
+            let carol_file = carol.a_file_in(fixture::CAROL_PRIVATE_FOLDER).await;
             carol
                 .ok("box_file_read_text", json!({"file_id": carol_file}))
                 .await;

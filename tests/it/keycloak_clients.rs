@@ -731,15 +731,7 @@ mod tests {
                 box_user,
                 "{user}"
             );
-            let entries = caller
-                .ok("box_folder_list", json!({"folder_id": folder}))
-                .await;
-            let file = entries["entries"]
-                .as_array()
-                .and_then(|e| e.iter().find(|e| e["type"] == "file"))
-                .and_then(|e| e["id"].as_str())
-                .unwrap_or_else(|| panic!("{user}: a file in their folder: {entries}"))
-                .to_string();
+            let file = caller.a_file_in(folder).await;
             caller
                 .ok("box_file_read_text", json!({"file_id": file}))
                 .await;

@@ -264,6 +264,19 @@ impl<'s> McpUser<'s> {
         self.call(tool, arguments).await.ok()
     }
 
+    /// The id of a file directly in `folder` (listed with `box_folder_list`).
+    pub async fn a_file_in(&self, folder: &str) -> String {
+        let listing = self
+            .ok("box_folder_list", json!({"folder_id": folder}))
+            .await;
+        listing["entries"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["type"] == "file"))
+            .and_then(|e| e["id"].as_str())
+            .unwrap_or_else(|| panic!("a file in folder {folder}: {listing}"))
+            .to_string()
+    }
+
     /// A call that must fail with the tool error `code`; returns the reply.
     pub async fn fails(&self, tool: &str, arguments: Value, code: &str) -> ToolReply {
         let reply = self.call(tool, arguments).await;
