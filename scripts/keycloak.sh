@@ -62,7 +62,8 @@ build_key() {
     (
         cd "$EXT_DIR"
         printf 'features=%s\n' "$KC_FEATURES"
-        find . -type f | LC_ALL=C sort | while read -r f; do
+        # What goes into the jar; the README does not.
+        find src META-INF -type f | LC_ALL=C sort | while read -r f; do
             printf '%s\n' "$f"
             cat "$f"
         done
