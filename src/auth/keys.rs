@@ -27,7 +27,12 @@ pub struct VerificationKey {
     pub kid: Arc<str>,
     pub key: DecodingKey,
     pub validation: Validation,
+    /// SHA-256 of the JWK's key parameters and algorithms: tells a re-keyed `kid`
+    /// from the same key published again.
+    pub material: KeyMaterial,
 }
+
+pub type KeyMaterial = [u8; 32];
 
 /// What every key's validation checks besides the signature.
 #[derive(Debug, Clone)]
@@ -123,11 +128,13 @@ impl KeyStore {
         self.keys.load().as_ref().map_or(0, |set| set.generation)
     }
 
-    pub fn has_kid(&self, kid: &str) -> bool {
+    /// Whether the key set still holds `kid` with this key material.
+    pub fn has_key(&self, kid: &str, material: &KeyMaterial) -> bool {
         self.keys
             .load()
             .as_ref()
-            .is_some_and(|set| set.by_kid.contains_key(kid))
+            .and_then(|set| set.by_kid.get(kid))
+            .is_some_and(|key| key.material == *material)
     }
 
     /// The key for a token's `kid`, refreshing the key set once (rate-limited) if
@@ -299,12 +306,24 @@ impl KeyStore {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
 
         let kid: Arc<str> = jwk.common.key_id.as_deref().unwrap_or("").into();
+        let material = key_material(jwk, &validation.algorithms)?;
         Some(VerificationKey {
             kid,
             key,
             validation,
+            material,
         })
     }
+}
+
+/// What makes a key the same key: its parameters and the algorithms it verifies.
+fn key_material(jwk: &Jwk, algorithms: &[Algorithm]) -> Option<KeyMaterial> {
+    let mut bytes = serde_json::to_vec(&jwk.algorithm).ok()?;
+    bytes.extend(format!("{algorithms:?}").bytes());
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    Some(out)
 }
 
 fn family(f: AlgorithmFamily) -> Vec<Algorithm> {

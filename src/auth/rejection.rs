@@ -27,14 +27,23 @@ pub enum TokenRejection {
     MissingClaim(&'static str),
     #[error("the token's `{0}` claim is malformed")]
     InvalidClaim(&'static str),
+    #[error("the token was issued in the future (iat)")]
+    IssuedInTheFuture,
+    #[error("the token's header names critical extensions (crit), which are not supported")]
+    UnsupportedCritical,
+    #[error("the token is not an access token (header typ)")]
+    WrongType,
 }
 
 impl TokenRejection {
     /// Whether the refusal holds for as long as the key set does. Not "not valid
-    /// yet", which time undoes, nor "unknown key", whose remedy (a key-set refresh)
+    /// yet" or "issued in the future", which time undoes, nor "unknown key", whose remedy (a key-set refresh)
     /// only a fresh verification sets off.
     pub fn is_lasting(&self) -> bool {
-        !matches!(self, Self::NotYetValid | Self::UnknownKey)
+        !matches!(
+            self,
+            Self::NotYetValid | Self::UnknownKey | Self::IssuedInTheFuture
+        )
     }
 }
 

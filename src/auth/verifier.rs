@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::{ClaimPaths, VerifyError};
 use super::{
     KeyStore, Principal, TokenRejection,
-    keys::{KeyLookupError, VerificationKey},
+    keys::{KeyLookupError, KeyMaterial, VerificationKey},
 };
 
 /// SHA-256 of the token: the cache never holds a token, only its digest.
@@ -25,6 +25,9 @@ type TokenDigest = [u8; 32];
 struct Verified {
     principal: Arc<Principal>,
     kid: Arc<str>,
+    /// The key material it was verified with: a re-key under the same `kid` must
+    /// not keep old verifications alive.
+    material: KeyMaterial,
 }
 
 /// Entries live until the token's own expiry (leeway included), capped by `max_ttl`.
@@ -104,7 +107,7 @@ impl TokenVerifier {
         let digest = digest(token);
         if let Some(hit) = self.cache.get(&digest)
             && unix_now() <= hit.principal.valid_until
-            && self.keys.has_kid(&hit.kid)
+            && self.keys.has_key(&hit.kid, &hit.material)
         {
             return Ok(hit.principal);
         }
@@ -153,6 +156,16 @@ impl TokenVerifier {
         if !self.allowed.contains(&header.alg) {
             return Err(TokenRejection::AlgorithmNotAllowed.into());
         }
+        // RFC 8725 §3.11 / RFC 9068: an access token says `at+jwt`, or `JWT` as most
+        // IdPs still write; a logout, DPoP proof or other JWT says otherwise.
+        if !header.typ.as_deref().is_none_or(is_access_token_type) {
+            return Err(TokenRejection::WrongType.into());
+        }
+        // RFC 7515 §4.1.11: a token whose `crit` names an extension the recipient
+        // does not understand MUST be rejected; box-mcp understands none.
+        if has_critical_extensions(token) {
+            return Err(TokenRejection::UnsupportedCritical.into());
+        }
         // `jku`, `x5u`, `jwk` and `x5c` in the header are never read: keys come only
         // from the configured issuer's JWKS.
         let key = self
@@ -169,20 +182,22 @@ impl TokenVerifier {
             kid,
             key,
             validation,
+            material,
         } = &*key;
         let data = decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenRejection::from(&e))?;
-        let exp = data
-            .claims
-            .get("exp")
-            .and_then(Value::as_u64)
-            .ok_or(TokenRejection::InvalidClaim("exp"))?;
-        let principal =
-            Principal::from_claims(&self.issuer, &data.claims, &self.claims, exp + self.leeway)
-                .ok_or(TokenRejection::InvalidClaim("sub"))?;
+        let exp = registered_claims(&data.claims, &self.issuer, unix_now(), self.leeway)?;
+        let principal = Principal::from_claims(
+            &self.issuer,
+            &data.claims,
+            &self.claims,
+            exp.saturating_add(self.leeway),
+        )
+        .ok_or(TokenRejection::InvalidClaim("sub"))?;
         Ok(Verified {
             principal: Arc::new(principal),
             kid: Arc::clone(kid),
+            material: *material,
         })
     }
 
@@ -197,6 +212,64 @@ impl TokenVerifier {
         self.refused.run_pending_tasks();
         self.refused.entry_count()
     }
+}
+
+/// The last second a NumericDate may name: 9999-12-31T23:59:59Z. No IdP issues
+/// dates beyond it, and every sum with a leeway stays far from overflow.
+const LAST_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// The registered claims jsonwebtoken leaves to us, checked exactly: `iss` is a
+/// string equal to the issuer (not an array that contains it), `exp` is a sane
+/// NumericDate, and `iat`, when present, is not in the future. Returns `exp`.
+fn registered_claims(
+    claims: &Map<String, Value>,
+    issuer: &str,
+    now: u64,
+    leeway: u64,
+) -> Result<u64, TokenRejection> {
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(TokenRejection::WrongIssuer);
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .filter(|exp| *exp <= LAST_NUMERIC_DATE)
+        .ok_or(TokenRejection::InvalidClaim("exp"))?;
+    if let Some(iat) = claims.get("iat") {
+        let iat = iat
+            .as_u64()
+            .filter(|iat| *iat <= LAST_NUMERIC_DATE)
+            .ok_or(TokenRejection::InvalidClaim("iat"))?;
+        if iat > now.saturating_add(leeway) {
+            return Err(TokenRejection::IssuedInTheFuture);
+        }
+    }
+    Ok(exp)
+}
+
+/// `typ` values of access tokens (media types compare case-insensitively).
+fn is_access_token_type(typ: &str) -> bool {
+    ["JWT", "at+jwt", "application/at+jwt"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(typ))
+}
+
+/// Whether the JOSE header has a `crit` parameter (RFC 7515 §4.1.11), whatever it
+/// lists. An unreadable header was refused before this is asked.
+fn has_critical_extensions(token: &str) -> bool {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    struct Crit {
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    let Some(header) = token.split('.').next() else {
+        return true;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return true;
+    };
+    // A `crit` given twice, or a header that is not an object, is refused too.
+    serde_json::from_slice::<Crit>(&bytes).map_or(true, |h| h.crit.is_some())
 }
 
 /// `header.payload.signature` with a header and a payload. The signature may be

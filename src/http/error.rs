@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::challenge::Challenge;
+use super::{challenge::Challenge, jsonrpc_peek::BodyError};
 use crate::auth::{MalformedAuthorization, TokenRejection, VerifyError};
 
 /// Why a request to the MCP endpoint is refused before it reaches MCP.
@@ -38,6 +38,10 @@ pub enum ApiError {
     SessionNotFound,
     #[error("the request body is larger than this server accepts")]
     BodyTooLarge,
+    #[error("{0}")]
+    BadJsonRpc(#[from] BodyError),
+    #[error("more than one {0} header")]
+    DuplicateHeader(&'static str),
 }
 
 impl From<MalformedAuthorization> for ApiError {
@@ -68,13 +72,18 @@ impl ApiError {
             Self::HostNotAllowed => "host_not_allowed",
             Self::SessionNotFound => "session_not_found",
             Self::BodyTooLarge => "body_too_large",
+            Self::BadJsonRpc(_) => "invalid_json_rpc",
+            Self::DuplicateHeader(_) => "invalid_request",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::MalformedAuthorization(_) | Self::TokenInQuery => StatusCode::BAD_REQUEST,
+            Self::MalformedAuthorization(_)
+            | Self::TokenInQuery
+            | Self::BadJsonRpc(_)
+            | Self::DuplicateHeader(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } | Self::OriginNotAllowed | Self::HostNotAllowed => {
                 StatusCode::FORBIDDEN
             }
@@ -116,6 +125,13 @@ impl ApiError {
                 "jsonrpc": "2.0",
                 "id": null,
                 "error": { "code": -32001, "message": "Session not found" }
+            }),
+            // What JSON-RPC 2.0 answers a body it cannot take (§5.1); the id is null
+            // because the request's own id was not read.
+            Self::BadJsonRpc(error) => json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": { "code": error.json_rpc_code(), "message": error.to_string() }
             }),
             _ => json!({ "error": self.code(), "error_description": self.to_string() }),
         };

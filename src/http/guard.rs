@@ -61,11 +61,32 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+/// Headers that carry one value. Two copies are refused (RFC 9112 §3.2 for `Host`),
+/// because two readers could each take a different one.
+const SINGLE_VALUED: [&str; 6] = [
+    "host",
+    "origin",
+    "content-type",
+    "content-length",
+    "mcp-session-id",
+    "mcp-protocol-version",
+];
+
+fn duplicated(headers: &http::HeaderMap) -> Option<&'static str> {
+    SINGLE_VALUED
+        .into_iter()
+        .find(|name| headers.get_all(*name).iter().nth(1).is_some())
+}
+
 pub async fn check_host(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    if let Some(name) = duplicated(request.headers()) {
+        tracing::info!(code = "invalid_request", header = name, "request refused");
+        return ApiError::DuplicateHeader(name).into_response_with(&state.challenge);
+    }
     let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
     // HTTP/2 carries the authority in the URI rather than a Host header.
     let host = host.or_else(|| request.uri().authority().map(|a| a.as_str()));
@@ -105,6 +126,21 @@ mod tests {
         assert!(!g.host_allowed(Some("evil.example.com")));
         assert!(!g.host_allowed(None));
         assert!(RequestGuard::new(None, vec![]).host_allowed(Some("anything")));
+    }
+
+    #[test]
+    fn single_valued_headers_come_once() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(HOST, "a.example".parse().unwrap());
+        headers.append("accept", "application/json".parse().unwrap());
+        headers.append("accept", "text/event-stream".parse().unwrap());
+        assert_eq!(duplicated(&headers), None, "Accept may repeat");
+        headers.append(HOST, "b.example".parse().unwrap());
+        assert_eq!(duplicated(&headers), Some("host"));
+        let mut headers = http::HeaderMap::new();
+        headers.append("mcp-session-id", "a".parse().unwrap());
+        headers.append("Mcp-Session-Id", "b".parse().unwrap());
+        assert_eq!(duplicated(&headers), Some("mcp-session-id"));
     }
 
     #[test]

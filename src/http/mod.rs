@@ -7,6 +7,7 @@ mod config;
 mod error;
 pub mod guard;
 pub mod health;
+mod jsonrpc_peek;
 pub mod metadata;
 pub mod request_id;
 pub mod scopes;

@@ -8,12 +8,24 @@
 //! extensions: the MCP layer answers the call with a tool error naming the missing
 //! scopes. Either way the tool does not run.
 //!
-//! The body is read (it is already size-limited) to find the tool, then handed on
+//! The body is read (it is already size-limited) and classified strictly
+//! ([`jsonrpc_peek`]): a body that is not one well-formed JSON-RPC message gets 400
+//! with the JSON-RPC error, so the gate fails closed. Then it is handed on
 //! unchanged. A tool the caller may not use by policy is let through: the MCP
 //! layer answers it like an unknown tool, so the scope gate cannot reveal it.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
+use super::{
+    ApiError, AppState,
+    jsonrpc_peek::{self, Message},
+};
+use crate::{
+    audit::AuditEvent,
+    auth::Principal,
+    mcp::tools::{ScopeShortfall, catalog},
+    telemetry::RequestId,
+};
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -21,39 +33,6 @@ use axum::{
     response::Response,
 };
 use http::Method;
-use serde::Deserialize;
-
-use super::{ApiError, AppState};
-use crate::{
-    audit::AuditEvent,
-    auth::Principal,
-    mcp::tools::{ScopeShortfall, catalog},
-    telemetry::RequestId,
-};
-
-/// The two fields of a JSON-RPC request this gate needs; everything else is skipped.
-#[derive(Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    params: Option<PeekParams<'a>>,
-}
-
-#[derive(Deserialize)]
-struct PeekParams<'a> {
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-}
-
-/// The tool a `tools/call` body names, if it is one.
-fn called_tool(body: &[u8]) -> Option<String> {
-    let peek: Peek<'_> = serde_json::from_slice(body).ok()?;
-    if peek.method.as_deref() != Some("tools/call") {
-        return None;
-    }
-    peek.params?.name.map(Cow::into_owned)
-}
 
 pub async fn require_tool_scopes(
     State(state): State<Arc<AppState>>,
@@ -71,7 +50,20 @@ pub async fn require_tool_scopes(
         Ok(bytes) => bytes,
         Err(_) => return ApiError::BodyTooLarge.into_response_with(&state.challenge),
     };
-    if let Some(tool) = called_tool(&bytes).as_deref().and_then(catalog::find)
+    // Fail closed: a body this gate cannot read is refused, not passed on for a
+    // later parser to read some other way.
+    let message = match jsonrpc_peek::classify(&bytes) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::info!(code = "invalid_json_rpc", %error, "request refused");
+            return ApiError::BadJsonRpc(error).into_response_with(&state.challenge);
+        }
+    };
+    let called = match &message {
+        Message::ToolCall { tool } => catalog::find(tool),
+        Message::Other | Message::Response => None,
+    };
+    if let Some(tool) = called
         && state.may_use(&principal, tool)
     {
         let needed = catalog::oauth_scopes(tool.action);
@@ -106,31 +98,4 @@ pub async fn require_tool_scopes(
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_tools_call_names_a_tool() {
-        assert_eq!(
-            called_tool(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"box_file_delete","arguments":{"x":[1,2]}}}"#).as_deref(),
-            Some("box_file_delete")
-        );
-        assert_eq!(
-            called_tool(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
-            None
-        );
-        assert_eq!(called_tool(br#"{"method":"tools/call","params":{}}"#), None);
-        assert_eq!(called_tool(b"not json"), None);
-        assert_eq!(
-            called_tool(br#"[{"method":"tools/call","params":{"name":"x"}}]"#),
-            None
-        );
-        assert_eq!(
-            called_tool(br#"{"method":"tools/call","params":{"name":"a\"b"}}"#).as_deref(),
-            Some("a\"b")
-        );
-    }
 }

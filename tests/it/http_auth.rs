@@ -1029,3 +1029,115 @@ async fn a_broader_configured_scope_satisfies_narrower_ones() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
+
+/// POSTs `body` as JSON text to /mcp with a valid token.
+async fn post_text(f: &Fixture, token: &str, body: &str) -> common::Reply {
+    let reply = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    common::Reply::read(reply).await
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_one_json_rpc_message_get_400_with_the_json_rpc_error() {
+    let f = Fixture::start(&[]).await;
+    let token = f.token("alice");
+    for (body, code) in [
+        ("not json", -32700),
+        (r#"{"jsonrpc":"2.0","id":1,"method":"#, -32700),
+        // A batch, duplicate members, positional params: a lenient parser behind the
+        // scope gate could read a write call the gate did not see.
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"box_file_delete"}}]"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"box_file_delete","arguments":{}}}"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["box_file_delete",{}]}"#,
+            -32600,
+        ),
+        (r#"{"id":1,"method":"tools/list"}"#, -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"box_file_delete"}}"#,
+            -32602,
+        ),
+    ] {
+        let reply = post_text(&f, &token, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.header("content-type").as_deref(),
+            Some("application/json"),
+            "{body}"
+        );
+        let rpc = reply.json();
+        assert_eq!(rpc["jsonrpc"], "2.0", "{body}: {rpc}");
+        assert_eq!(rpc["id"], Value::Null, "{body}: {rpc}");
+        assert_eq!(rpc["error"]["code"], code, "{body}: {rpc}");
+    }
+    // A well-formed request still goes through.
+    assert!(f.server.initialize(&token).await.is_some());
+}
+
+#[tokio::test]
+async fn single_valued_headers_sent_twice_get_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let f = Fixture::start(&[]).await;
+    let token = f.token("alice");
+    let addr = f.server.base.trim_start_matches("http://").to_string();
+    let body = serde_json::to_string(&common::server::initialize_request()).unwrap();
+    // Two Host headers (RFC 9112 §3.2: 400), written by hand: HTTP clients never send it.
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("more than one host header"), "{answer}");
+
+    // Two session ids.
+    let session = f.server.initialize(&token).await.unwrap();
+    let reply = f
+        .server
+        .http
+        .post(&f.server.resource)
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-session-id", "another")
+        .json(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    let reply = common::Reply::read(reply).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.json()["error"], "invalid_request");
+}

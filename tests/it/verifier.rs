@@ -125,3 +125,150 @@ async fn only_lasting_refusals_are_remembered() {
     }
     assert_eq!(verifier.refused_entries(), 2 + 5);
 }
+
+/// The claims `issuer.claims` makes, as JSON text with `extra` members appended
+/// verbatim (duplicates included).
+fn claims_text(issuer: &TestIssuer, sub: &str, extra: &str) -> String {
+    let base = serde_json::to_string(&issuer.claims(AUDIENCE, sub)).unwrap();
+    format!("{},{extra}}}", base.trim_end_matches('}'))
+}
+
+#[tokio::test]
+async fn edge_cases_of_rfc_7515_and_7519_are_refused() {
+    let key = TestKey::generate("k1");
+    let issuer = TestIssuer::start(&[&key], Mode::Up).await;
+    let (verifier, _keys) = verifier(&issuer).await;
+    let header = r#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#;
+    let good = key.sign_raw(
+        header,
+        &serde_json::to_string(&issuer.claims(AUDIENCE, "ok")).unwrap(),
+    );
+    assert_eq!(
+        verifier.verify(&good).await.unwrap().subject,
+        "ok",
+        "the raw signer works"
+    );
+
+    // RFC 7515 §4.1.11: `crit` naming an extension we do not understand.
+    for crit in [
+        r#"{"alg":"RS256","kid":"k1","crit":["exp-ext"],"exp-ext":1}"#,
+        r#"{"alg":"RS256","kid":"k1","crit":["b64"],"b64":false}"#,
+        r#"{"alg":"RS256","kid":"k1","crit":[]}"#,
+    ] {
+        let token = key.sign_raw(
+            crit,
+            &serde_json::to_string(&issuer.claims(AUDIENCE, "c")).unwrap(),
+        );
+        assert_eq!(
+            rejection(verifier.verify(&token).await),
+            TokenRejection::UnsupportedCritical,
+            "{crit}"
+        );
+    }
+
+    // RFC 8725 §3.11: JWTs of other types are not access tokens.
+    for typ in ["logout+jwt", "dpop+jwt", "secevent+jwt", "JOSE"] {
+        let h = format!(r#"{{"alg":"RS256","kid":"k1","typ":"{typ}"}}"#);
+        let token = key.sign_raw(
+            &h,
+            &serde_json::to_string(&issuer.claims(AUDIENCE, "t")).unwrap(),
+        );
+        assert_eq!(
+            rejection(verifier.verify(&token).await),
+            TokenRejection::WrongType,
+            "{typ}"
+        );
+    }
+    for typ in ["JWT", "jwt", "at+jwt", "application/at+JWT"] {
+        let h = format!(r#"{{"alg":"RS256","kid":"k1","typ":"{typ}"}}"#);
+        let token = key.sign_raw(
+            &h,
+            &serde_json::to_string(&issuer.claims(AUDIENCE, "t")).unwrap(),
+        );
+        assert!(verifier.verify(&token).await.is_ok(), "{typ}");
+    }
+
+    // `iss` must be the issuer, a string: not an array that contains it.
+    let mut claims = issuer.claims(AUDIENCE, "arr");
+    claims["iss"] = serde_json::json!([issuer.url, "https://other.example"]);
+    assert_eq!(
+        rejection(verifier.verify(&key.sign(&claims)).await),
+        TokenRejection::WrongIssuer
+    );
+    let mut claims = issuer.claims(AUDIENCE, "arr1");
+    claims["iss"] = serde_json::json!([issuer.url]);
+    assert_eq!(
+        rejection(verifier.verify(&key.sign(&claims)).await),
+        TokenRejection::WrongIssuer
+    );
+
+    // `exp` at the end of the integers: no overflow, a malformed claim.
+    for exp in [u64::MAX, u64::MAX - 1, i64::MAX as u64, 253_402_300_800] {
+        let mut claims = issuer.claims(AUDIENCE, "far");
+        claims["exp"] = exp.into();
+        assert_eq!(
+            rejection(verifier.verify(&key.sign(&claims)).await),
+            TokenRejection::InvalidClaim("exp"),
+            "exp {exp}"
+        );
+    }
+
+    // `iat` in the future (beyond the leeway, 0 s here), and not a number.
+    let mut claims = issuer.claims(AUDIENCE, "future");
+    claims["iat"] = (now() + 3600).into();
+    assert_eq!(
+        rejection(verifier.verify(&key.sign(&claims)).await),
+        TokenRejection::IssuedInTheFuture
+    );
+    let mut claims = issuer.claims(AUDIENCE, "odd");
+    claims["iat"] = "yesterday".into();
+    assert!(verifier.verify(&key.sign(&claims)).await.is_err());
+
+    // A registered claim given twice: whichever copy a reader takes, it is refused.
+    for dup in [
+        r#""iss":"https://evil.example""#,
+        r#""sub":"mallory""#,
+        r#""aud":"http://elsewhere/mcp""#,
+        r#""exp":1"#,
+    ] {
+        let token = key.sign_raw(header, &claims_text(&issuer, "dup", dup));
+        assert!(
+            verifier.verify(&token).await.is_err(),
+            "duplicate {dup} accepted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_re_key_under_the_same_kid_ends_cached_verifications() {
+    let old = TestKey::generate("k1");
+    let issuer = TestIssuer::start(&[&old], Mode::Up).await;
+    let (verifier, keys) = verifier(&issuer).await;
+    let cached = old.sign(&issuer.claims(AUDIENCE, "alice"));
+    assert_eq!(verifier.verify(&cached).await.unwrap().subject, "alice");
+    assert_eq!(verifier.cached_entries(), 1);
+
+    // The issuer re-keys k1 (new key material, same kid); an unknown kid makes the
+    // verifier fetch the new set.
+    let new = TestKey::generate("k1");
+    issuer.withdraw("k1");
+    issuer.publish(&new);
+    let other = TestKey::generate("k2");
+    issuer.publish(&other);
+    let before = keys.generation();
+    let trigger = other.sign(&issuer.claims(AUDIENCE, "bob"));
+    for _ in 0..100 {
+        if verifier.verify(&trigger).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_ne!(keys.generation(), before, "the new key set is in use");
+    // The cached verification was made with the old k1: judged again, and refused.
+    assert_eq!(
+        rejection(verifier.verify(&cached).await),
+        TokenRejection::BadSignature
+    );
+    let fresh = new.sign(&issuer.claims(AUDIENCE, "carol"));
+    assert_eq!(verifier.verify(&fresh).await.unwrap().subject, "carol");
+}

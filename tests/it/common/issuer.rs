@@ -82,6 +82,21 @@ impl TestKey {
     pub fn sign_with(&self, header: Header, claims: &Value) -> String {
         encode(&header, claims, &self.encoding).expect("sign")
     }
+
+    /// An RS256 token from a header and claims given as raw JSON text, signed as is:
+    /// for what `Header` cannot express (`crit`) and what a serializer would never
+    /// write (duplicate members).
+    pub fn sign_raw(&self, header_json: &str, claims_json: &str) -> String {
+        let message = format!(
+            "{}.{}",
+            B64.encode(header_json.as_bytes()),
+            B64.encode(claims_json.as_bytes())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
+                .expect("sign");
+        format!("{message}.{signature}")
+    }
 }
 
 pub fn now() -> u64 {
