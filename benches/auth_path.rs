@@ -183,6 +183,7 @@ fn alice() -> Principal {
         subject: "alice".into(),
         username: Some("alice".into()),
         email: Some("alice@example.com".into()),
+        email_verified: true,
         client_id: Some("mcp-client".into()),
         roles: vec!["mcp-viewer".into()],
         groups: vec![],

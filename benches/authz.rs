@@ -78,6 +78,7 @@ fn caller() -> Principal {
         subject: "b0b0b0b0-0000-4000-8000-000000000002".into(),
         username: Some("user1".into()),
         email: Some("user1@example.com".into()),
+        email_verified: true,
         client_id: Some("mcp-client".into()),
         roles: vec![
             "default-roles-box-mcp".into(),

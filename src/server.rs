@@ -171,6 +171,7 @@ fn unauthenticated_principal(settings: &Settings) -> Option<Arc<Principal>> {
         subject: "insecure-no-auth".into(),
         username: Some("insecure-no-auth".into()),
         email: None,
+        email_verified: false,
         client_id: None,
         roles: Vec::new(),
         groups: Vec::new(),

@@ -62,6 +62,7 @@ mod tests {
             subject: "u-1".into(),
             username: None,
             email: None,
+            email_verified: false,
             client_id: client.map(str::to_owned),
             roles: vec![],
             groups: vec![],

@@ -243,6 +243,9 @@ pub struct ClaimsConfig {
     pub groups: Option<Vec<String>>,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The claim that says the email was verified (`true`, or the string `"true"`);
+    /// an email counts for Box user mapping only when it does.
+    pub email_verified: Option<String>,
     pub client_id: Option<Vec<String>>,
     pub scope: Option<String>,
     pub box_user: Option<String>,
@@ -258,6 +261,7 @@ impl Default for ClaimsConfig {
             groups: None,
             username: None,
             email: None,
+            email_verified: None,
             client_id: None,
             scope: None,
             box_user: None,
@@ -272,6 +276,7 @@ pub struct ClaimPaths {
     pub groups: Vec<String>,
     pub username: Vec<String>,
     pub email: String,
+    pub email_verified: String,
     pub client_id: Vec<String>,
     pub scope: Vec<String>,
     pub box_user: String,
@@ -300,6 +305,10 @@ impl ClaimsConfig {
             groups: self.groups.clone().unwrap_or(groups),
             username: self.username.clone().map(|u| vec![u]).unwrap_or(username),
             email: self.email.clone().unwrap_or_else(|| "email".into()),
+            email_verified: self
+                .email_verified
+                .clone()
+                .unwrap_or_else(|| "email_verified".into()),
             client_id: self
                 .client_id
                 .clone()
@@ -339,6 +348,7 @@ impl StdioConfig {
             subject: format!("local:{user}"),
             username: Some(user),
             email: None,
+            email_verified: false,
             client_id: None,
             roles: self.roles.clone(),
             groups: Vec::new(),

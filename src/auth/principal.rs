@@ -16,6 +16,9 @@ pub struct Principal {
     pub subject: String,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// Whether the IdP says it verified `email` (`email_verified`). Only a verified
+    /// email maps a Box user ([`Principal::verified_email`]).
+    pub email_verified: bool,
     /// The OAuth client the token was issued to (`azp`).
     pub client_id: Option<String>,
     pub roles: Vec<String>,
@@ -47,6 +50,8 @@ impl Principal {
             subject,
             username: paths.username.iter().find_map(|p| scalar(claims, p)),
             email: scalar(claims, &paths.email),
+            email_verified: lookup(claims, &paths.email_verified)
+                .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true")),
             client_id: paths.client_id.iter().find_map(|p| scalar(claims, p)),
             roles: string_list(claims, &paths.roles),
             groups: string_list(claims, &paths.groups),
@@ -54,6 +59,11 @@ impl Principal {
             box_user_id: scalar(claims, &paths.box_user),
             valid_until,
         })
+    }
+
+    /// The email, if the IdP verified it: what email-based Box user mapping may use.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email.as_deref().filter(|_| self.email_verified)
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -165,6 +175,27 @@ mod tests {
         let p = Principal::from_claims("https://t.auth0.com/", &c, &paths, 10).unwrap();
         assert_eq!(p.roles, vec!["mcp-viewer", "mcp:tools"]);
         assert!(p.has_scope("mcp:tools"));
+    }
+
+    #[test]
+    fn only_an_email_the_idp_verified_counts_for_mapping() {
+        let paths = ClaimsConfig::default().resolve();
+        for (verified, counts) in [
+            (json!(true), true),
+            (json!("true"), true),
+            (json!(false), false),
+            (json!("yes"), false),
+            (json!(1), false),
+            (Value::Null, false),
+        ] {
+            let mut c = json!({"sub": "s", "email": "a@example.com"});
+            if !verified.is_null() {
+                c["email_verified"] = verified.clone();
+            }
+            let p = Principal::from_claims("i", &claims(c), &paths, 0).unwrap();
+            assert_eq!(p.email.as_deref(), Some("a@example.com"));
+            assert_eq!(p.verified_email().is_some(), counts, "{verified}");
+        }
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub(crate) fn principal(roles: &[&str], groups: &[&str], username: Option<&str>)
         subject: "3f1c-subject".into(),
         username: username.map(String::from),
         email: None,
+        email_verified: false,
         client_id: None,
         roles: roles.iter().map(|s| s.to_string()).collect(),
         groups: groups.iter().map(|s| s.to_string()).collect(),

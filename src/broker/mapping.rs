@@ -104,8 +104,7 @@ impl MappingFile {
             .or_else(|| caller.username.as_ref().and_then(|u| self.usernames.get(u)))
             .or_else(|| {
                 caller
-                    .email
-                    .as_ref()
+                    .verified_email()
                     .and_then(|e| self.emails.get(&e.to_lowercase()))
             })
             .map(String::as_str)
@@ -122,6 +121,7 @@ mod tests {
             subject: sub.into(),
             username: username.map(Into::into),
             email: email.map(Into::into),
+            email_verified: email.is_some(),
             client_id: None,
             roles: vec![],
             groups: vec![],
@@ -157,6 +157,10 @@ mod tests {
                 Some("31000003")
             );
             assert_eq!(m.lookup(&principal("x", Some("eve"), None)), None);
+            // Only a verified email counts.
+            let mut unverified = principal("x", Some("nobody"), Some("carol@example.com"));
+            unverified.email_verified = false;
+            assert_eq!(m.lookup(&unverified), None);
         }
     }
 

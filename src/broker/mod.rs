@@ -420,9 +420,15 @@ impl Broker {
                 )
             }),
             MappingPlan::Email => {
+                if caller.email.is_some() && !caller.email_verified {
+                    return Err(BrokerError::not_mapped(
+                        subject,
+                        "the token's email is not verified (email_verified is not true), so it \
+                         cannot identify a Box user; the user must verify it at the identity provider",
+                    ));
+                }
                 let email = caller
-                    .email
-                    .as_deref()
+                    .verified_email()
                     .map(str::trim)
                     .filter(|e| e.contains('@'))
                     .ok_or_else(|| {

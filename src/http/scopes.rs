@@ -74,6 +74,7 @@ mod tests {
             subject: "s".into(),
             username: None,
             email: None,
+            email_verified: false,
             client_id: None,
             roles: vec![],
             groups: vec![],

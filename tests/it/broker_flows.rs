@@ -345,6 +345,7 @@ fn caller(sub: &str, box_user: Option<&str>, email: Option<&str>) -> Principal {
         subject: sub.into(),
         username: Some(sub.into()),
         email: email.map(Into::into),
+        email_verified: email.is_some(),
         client_id: Some("mcp-client".into()),
         roles: vec![],
         groups: vec![],
@@ -739,6 +740,18 @@ async fn email_mapping_looks_the_user_up_once_with_an_exact_match() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no email claim"), "{err}");
+
+    // An email the IdP did not verify identifies nobody, and Box is not asked.
+    let users_before = stub.count(|c| &c.users);
+    let mut unverified = caller("u", None, Some("alice@example.com"));
+    unverified.email_verified = false;
+    let err = broker
+        .credential(&unverified, None, &READ)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BrokerError::NotMapped { .. }), "{err}");
+    assert!(err.to_string().contains("not verified"), "{err}");
+    assert_eq!(stub.count(|c| &c.users), users_before, "no lookup");
 }
 
 #[tokio::test]

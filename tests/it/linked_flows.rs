@@ -215,6 +215,7 @@ async fn caller(sub: &str) -> (Principal, String) {
         subject: sub.into(),
         username: None,
         email: None,
+        email_verified: false,
         client_id: Some("mcp-client".into()),
         roles: vec![],
         groups: vec![],
