@@ -74,6 +74,7 @@ impl Server {
             None
         };
         let app = crate::http::router(self.state.clone(), shutdown.child_token());
+        warn_insecure_transport(&self.settings);
         tracing::info!(
             addr = %self.local_addr(),
             resource = %self.state.urls.resource,
@@ -154,6 +155,24 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         issuer,
         urls,
     })
+}
+
+/// The lab switches that allow plain http off loopback, said at every start.
+fn warn_insecure_transport(settings: &Settings) {
+    let raw = &settings.raw;
+    if raw.allow_insecure_http {
+        tracing::warn!(
+            public_base_url = %raw.public_base_url,
+            issuer = %raw.auth.issuer,
+            "allow_insecure_http is on: plain http is accepted off loopback for the public URL \
+             and the identity provider, so tokens may cross the network in clear (lab use only)"
+        );
+    }
+    if raw.r#box.allow_insecure_http {
+        tracing::warn!(
+            "box.allow_insecure_http is on: Box credentials may cross the network in clear (lab use only)"
+        );
+    }
 }
 
 /// The principal of every request when authentication is off: only in a

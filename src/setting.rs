@@ -33,6 +33,36 @@ pub fn check_http_url(url: &Url, key: &'static str) -> Result<(), InvalidSetting
     }
 }
 
+/// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The transport rule for every URL box-mcp publishes or calls: `https`, or plain
+/// `http` only to a loopback host, unless the operator opted out (`opt_out`, e.g.
+/// `allow_insecure_http`) for a lab. `url` has passed [`check_http_url`].
+pub fn check_transport(
+    url: &Url,
+    key: &'static str,
+    opt_out: (&'static str, bool),
+) -> Result<(), InvalidSetting> {
+    let (switch, allowed) = opt_out;
+    if url.scheme() == "https" || allowed || is_loopback_host(url) {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(
+        key,
+        format!(
+            "must be https: plain http is allowed only to a loopback host, or for a lab with {switch} = true"
+        ),
+    ))
+}
+
 /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
 pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()

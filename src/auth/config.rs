@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::setting::{InvalidSetting, check_http_url, id_string, is_scope_token};
+use crate::setting::{InvalidSetting, check_http_url, check_transport, id_string, is_scope_token};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -95,11 +95,17 @@ impl Default for AuthConfig {
 pub const INSECURE_NO_AUTH_BUILD: bool = cfg!(feature = "insecure-no-auth");
 
 impl AuthConfig {
-    /// Checks every `auth.*` value for a server listening on `listen`.
-    pub fn validate(&self, listen: SocketAddr) -> Result<(), InvalidSetting> {
+    /// Checks every `auth.*` value for a server listening on `listen`;
+    /// `insecure_http` is the `allow_insecure_http` switch for the issuer's transport.
+    pub fn validate(
+        &self,
+        listen: SocketAddr,
+        insecure_http: (&'static str, bool),
+    ) -> Result<(), InvalidSetting> {
         self.check_insecure_disabled(listen)?;
         let issuer = Url::parse(&self.issuer).map_err(|e| InvalidSetting::new("auth.issuer", e))?;
         check_http_url(&issuer, "auth.issuer")?;
+        check_transport(&issuer, "auth.issuer", insecure_http)?;
         self.algorithms()?;
         if self.leeway > Duration::from_secs(300) {
             return Err(InvalidSetting::new(

@@ -194,7 +194,7 @@ impl Plan {
             // The user's own account: no Box app credentials, mapping or enterprise.
             let linked = c
                 .linked
-                .resolve(issuer)
+                .resolve(issuer, c.allow_insecure_http)
                 .map_err(|InvalidSetting { key, message }| BrokerError::Config { key, message })?;
             plan.mode = ModePlan::Linked(linked);
             return Ok(plan);
@@ -328,20 +328,11 @@ fn check_url(key: &str, value: &str, allow_http: bool) -> Result<Url, BrokerErro
     }
     match url.scheme() {
         "https" => Ok(url),
-        "http" if allow_http || is_loopback(&url) => Ok(url),
+        "http" if allow_http || crate::setting::is_loopback_host(&url) => Ok(url),
         "http" => Err(BrokerError::config(
             key,
             "must be https (plain http is allowed for loopback hosts, or with box.allow_insecure_http = true)",
         )),
         _ => Err(BrokerError::config(key, "must be an http(s) URL")),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }

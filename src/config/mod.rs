@@ -25,7 +25,7 @@ use crate::{
     authz::PolicyConfig,
     broker::{BoxConfig, Plan},
     http::{HttpConfig, SessionConfig},
-    setting::{InvalidSetting, check_http_url},
+    setting::{InvalidSetting, check_http_url, check_transport},
     telemetry::LogConfig,
 };
 
@@ -46,6 +46,11 @@ pub struct Config {
     pub resource_name: String,
     /// Serve MCP without sessions (for deployments behind a load balancer).
     pub stateless: bool,
+    /// LAB USE ONLY: accept plain `http` for `public_base_url` and `auth.issuer` on
+    /// hosts other than loopback (tokens then cross the network in clear). Logged as
+    /// a warning at every start. Box's own URLs have `box.allow_insecure_http`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
     pub auth: AuthConfig,
     pub claims: ClaimsConfig,
     pub http: HttpConfig,
@@ -65,6 +70,7 @@ impl Default for Config {
             public_base_url: String::new(),
             resource_name: "box-mcp".into(),
             stateless: false,
+            allow_insecure_http: false,
             auth: AuthConfig::default(),
             claims: ClaimsConfig::default(),
             http: HttpConfig::default(),
@@ -176,12 +182,23 @@ impl Settings {
             .parse()
             .map_err(|e| ConfigError::invalid("listen", e))?;
 
+        let insecure_http = ("allow_insecure_http", raw.allow_insecure_http);
         let public_base_url = if raw.public_base_url.trim().is_empty() {
+            // Derived from the bound address: plain http, so only on loopback. Behind a
+            // TLS-terminating proxy the listener is plain, the public URL https.
+            if !listen.ip().is_loopback() && !raw.allow_insecure_http {
+                return Err(ConfigError::invalid(
+                    "public_base_url",
+                    "is required when `listen` is not a loopback address: the https URL clients use \
+                     (for a lab without TLS, set allow_insecure_http = true)",
+                ));
+            }
             None
         } else {
             let url = Url::parse(&raw.public_base_url)
                 .map_err(|e| ConfigError::invalid("public_base_url", e))?;
             check_http_url(&url, "public_base_url")?;
+            check_transport(&url, "public_base_url", insecure_http)?;
             if url.query().is_some() || url.fragment().is_some() {
                 return Err(ConfigError::invalid(
                     "public_base_url",
@@ -191,7 +208,7 @@ impl Settings {
             Some(url)
         };
 
-        raw.auth.validate(listen)?;
+        raw.auth.validate(listen, insecure_http)?;
         raw.http.validate()?;
         raw.session.validate()?;
         raw.log.validate()?;

@@ -66,6 +66,60 @@ fn bad_values_name_their_key() {
 }
 
 #[test]
+fn plain_http_is_refused_off_loopback_unless_the_lab_switch_is_on() {
+    for (what, f) in [
+        (
+            "public_base_url",
+            Box::new(|c: &mut Config| c.public_base_url = "http://mcp.example.com".into())
+                as Box<dyn Fn(&mut Config)>,
+        ),
+        (
+            "auth.issuer",
+            Box::new(|c: &mut Config| c.auth.issuer = "http://idp.example.com/realms/x".into()),
+        ),
+        (
+            "public_base_url",
+            // Listening off loopback, the derived URL would be plain http.
+            Box::new(|c: &mut Config| c.listen = "0.0.0.0:8000".into()),
+        ),
+    ] {
+        let err = settings_with(&f).unwrap_err().to_string();
+        assert!(
+            err.contains(what) && err.contains("allow_insecure_http"),
+            "{err}"
+        );
+        settings_with(|c| {
+            f(c);
+            c.allow_insecure_http = true;
+        })
+        .unwrap_or_else(|e| panic!("{what} with the lab switch: {e}"));
+    }
+    // https anywhere, and http to loopback names, need no switch.
+    settings_with(|c| {
+        c.public_base_url = "https://mcp.example.com".into();
+        c.auth.issuer = "https://idp.example.com/realms/x".into();
+        c.listen = "0.0.0.0:8000".into();
+    })
+    .unwrap();
+    for host in [
+        "localhost:8080",
+        "127.0.0.1:8080",
+        "[::1]:8080",
+        "127.1.2.3",
+    ] {
+        settings_with(|c| {
+            c.public_base_url = format!("http://{host}");
+            c.auth.issuer = format!("http://{host}/realms/x");
+        })
+        .unwrap_or_else(|e| panic!("{host}: {e}"));
+    }
+    // Off, the switch is not printed by `config check` (its top-level keys).
+    let printed = toml::to_string(&Config::default()).unwrap();
+    let top_level = printed.split("\n[").next().unwrap();
+    assert!(!top_level.contains("allow_insecure_http"), "{printed}");
+}
+
+#[test]
 fn authentication_cannot_be_turned_off_away_from_loopback() {
     let err = settings_with(|c| {
         c.listen = "0.0.0.0:8000".into();

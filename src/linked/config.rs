@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::setting::{InvalidSetting, check_http_url, id_string, secret_string};
+use crate::setting::{InvalidSetting, check_http_url, check_transport, id_string, secret_string};
 
 /// Which IdP holds the linked accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,15 +92,21 @@ pub struct LinkedPlan {
 /// challenge, and box-mcp never redeems the code the link flow ends with.
 const UNUSED_PKCE_CHALLENGE: &str = "box-mcp-never-redeems-this-code-0123456789a";
 
-fn url(key: &'static str, value: &str) -> Result<Url, InvalidSetting> {
+fn url(key: &'static str, value: &str, allow_http: bool) -> Result<Url, InvalidSetting> {
     let url = Url::parse(value).map_err(|e| InvalidSetting::new(key, e))?;
     check_http_url(&url, key)?;
+    check_transport(&url, key, ("box.allow_insecure_http", allow_http))?;
     Ok(url)
 }
 
 impl LinkedConfig {
     /// Checks `[box.linked]`; `issuer` (`auth.issuer`) supplies the default URLs.
-    pub fn resolve(&self, issuer: Option<&str>) -> Result<LinkedPlan, InvalidSetting> {
+    /// Plain http is allowed as for Box's own URLs (`box.allow_insecure_http`).
+    pub fn resolve(
+        &self,
+        issuer: Option<&str>,
+        allow_http: bool,
+    ) -> Result<LinkedPlan, InvalidSetting> {
         let required = |key: &'static str| {
             InvalidSetting::new(key, "is required when box.per_user_token = \"linked\"")
         };
@@ -135,10 +141,10 @@ impl LinkedConfig {
                     "is required (there is no auth.issuer to derive it from)",
                 )
             })?;
-            url(key, &format!("{issuer}{suffix}"))
+            url(key, &format!("{issuer}{suffix}"), allow_http)
         };
         let token_url = match (&self.token_url, self.provider) {
-            (Some(u), _) => url("box.linked.token_url", u)?,
+            (Some(u), _) => url("box.linked.token_url", u, allow_http)?,
             (None, LinkedProvider::Keycloak) => {
                 derived("box.linked.token_url", "/protocol/openid-connect/token")?
             }
@@ -147,14 +153,14 @@ impl LinkedConfig {
         let (broker_token_url, link_url) = match self.provider {
             LinkedProvider::Keycloak => {
                 let broker = match &self.broker_token_url {
-                    Some(u) => url("box.linked.broker_token_url", u)?,
+                    Some(u) => url("box.linked.broker_token_url", u, allow_http)?,
                     None => derived(
                         "box.linked.broker_token_url",
                         &format!("/broker/{connection}/token"),
                     )?,
                 };
                 let link = match &self.link_url {
-                    Some(u) => url("box.linked.link_url", u)?,
+                    Some(u) => url("box.linked.link_url", u, allow_http)?,
                     None => {
                         let mut link =
                             derived("box.linked.link_url", "/protocol/openid-connect/auth")?;
@@ -188,7 +194,7 @@ impl LinkedConfig {
                             "is required when box.linked.provider = \"auth0\" (the page of your application where users connect their Box account)",
                         )
                     })
-                    .and_then(|u| url("box.linked.link_url", u))?;
+                    .and_then(|u| url("box.linked.link_url", u, allow_http))?;
                 (None, link)
             }
         };
@@ -233,7 +239,7 @@ mod tests {
     #[test]
     fn keycloak_urls_come_from_the_issuer() {
         let plan = keycloak()
-            .resolve(Some("http://127.0.0.1:8080/realms/box-mcp"))
+            .resolve(Some("http://127.0.0.1:8080/realms/box-mcp"), false)
             .unwrap();
         assert_eq!(
             plan.token_url.as_str(),
@@ -254,23 +260,23 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values_name_their_key() {
-        let key = |c: LinkedConfig, issuer: Option<&str>| c.resolve(issuer).unwrap_err().key;
+        let key = |c: LinkedConfig, issuer: Option<&str>| c.resolve(issuer, false).unwrap_err().key;
         let mut c = keycloak();
         c.client_secret = None;
-        assert_eq!(key(c, Some("http://idp")), "box.linked.client_secret");
+        assert_eq!(key(c, Some("https://idp")), "box.linked.client_secret");
         assert_eq!(key(keycloak(), None), "box.linked.token_url");
         let mut c = keycloak();
         c.connection = "box/../x".into();
-        assert_eq!(key(c, Some("http://idp")), "box.linked.connection");
+        assert_eq!(key(c, Some("https://idp")), "box.linked.connection");
         let mut c = keycloak();
         c.provider = LinkedProvider::Auth0;
         assert_eq!(key(c, Some("https://t.auth0.com/")), "box.linked.link_url");
         let mut c = keycloak();
         c.cache_ttl = Duration::ZERO;
-        assert_eq!(key(c, Some("http://idp")), "box.linked.cache_ttl");
+        assert_eq!(key(c, Some("https://idp")), "box.linked.cache_ttl");
         let mut c = keycloak();
         c.link_url = Some("javascript:alert(1)".into());
-        assert_eq!(key(c, Some("http://idp")), "box.linked.link_url");
+        assert_eq!(key(c, Some("https://idp")), "box.linked.link_url");
     }
 
     #[test]
@@ -278,7 +284,7 @@ mod tests {
         let mut c = keycloak();
         c.provider = LinkedProvider::Auth0;
         c.link_url = Some("https://app.example.com/connect/box".into());
-        let plan = c.resolve(Some("https://tenant.auth0.com/")).unwrap();
+        let plan = c.resolve(Some("https://tenant.auth0.com/"), false).unwrap();
         assert_eq!(
             plan.token_url.as_str(),
             "https://tenant.auth0.com/oauth/token"

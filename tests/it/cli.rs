@@ -73,6 +73,19 @@ fn invalid_values_exit_non_zero_naming_the_key() {
             ("BOX_MCP_AUTH__REQUIRED_SCOPES", r#"["bad scope"]"#),
             "required_scopes",
         ),
+        // Plain http off loopback: the token would cross the network in clear.
+        (
+            ("BOX_MCP_PUBLIC_BASE_URL", "http://mcp.example.com"),
+            "public_base_url",
+        ),
+        (
+            (
+                "BOX_MCP_AUTH__ISSUER",
+                "http://idp.example.com/realms/box-mcp",
+            ),
+            "auth.issuer",
+        ),
+        (("BOX_MCP_LISTEN", "0.0.0.0:8000"), "public_base_url"),
     ] {
         let (code, _, err) = config_check(&[env], None);
         assert_eq!(code, 2, "{env:?}");
@@ -136,6 +149,7 @@ fn the_shipped_build_refuses_to_turn_authentication_off() {
             &[
                 ("BOX_MCP_AUTH__INSECURE_DISABLED", "true"),
                 ("BOX_MCP_LISTEN", listen),
+                ("BOX_MCP_PUBLIC_BASE_URL", "https://mcp.example.com"),
             ],
             None,
         );
