@@ -22,6 +22,10 @@ use crate::{
     mcp::tools::{BoxContext, catalog},
 };
 
+/// How long a shutdown waits for Box to revoke the tokens box-mcp held; what is
+/// not revoked by then expires by itself (Box tokens live about an hour).
+const REVOKE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
@@ -87,6 +91,17 @@ impl Server {
             .await
             .context("server error");
         refresher.abort();
+        if let Some(context) = &self.state.box_context {
+            let report = context.broker.revoke_issued(REVOKE_BUDGET).await;
+            if report != Default::default() {
+                tracing::info!(
+                    revoked = report.revoked,
+                    not_revoked = report.not_revoked,
+                    timed_out = report.timed_out,
+                    "revoked the Box tokens box-mcp held"
+                );
+            }
+        }
         result
     }
 }

@@ -33,6 +33,9 @@ const MAX_EXPIRES_IN: Duration = Duration::from_secs(24 * 3600);
 pub(crate) trait ParentGrant: Send + Sync {
     fn strategy(&self) -> &'static str;
 
+    /// The app's client id and secret: what `POST /oauth2/revoke` authenticates with.
+    fn app(&self) -> (&str, &SecretString);
+
     fn fetch<'a>(
         &'a self,
         http: &'a TokenEndpointClient,
@@ -50,6 +53,10 @@ pub(crate) struct ClientCredentials {
 impl ParentGrant for ClientCredentials {
     fn strategy(&self) -> &'static str {
         "ccg"
+    }
+
+    fn app(&self) -> (&str, &SecretString) {
+        (&self.client_id, &self.client_secret)
     }
 
     fn fetch<'a>(
@@ -89,6 +96,10 @@ impl ParentGrant for JwtBearer {
         "jwt"
     }
 
+    fn app(&self) -> (&str, &SecretString) {
+        (&self.app.client_id, &self.app.client_secret)
+    }
+
     fn fetch<'a>(
         &'a self,
         http: &'a TokenEndpointClient,
@@ -114,6 +125,29 @@ impl ParentGrant for JwtBearer {
             parse_token(Call::JwtBearer, &body)
         })
     }
+}
+
+/// `POST /oauth2/revoke`: ends `token` at Box before its expiry. The caller bounds
+/// it with a deadline: an unrevoked token still expires by itself.
+pub(crate) async fn revoke(
+    http: &TokenEndpointClient,
+    revoke_url: &Url,
+    (client_id, client_secret): (&str, &SecretString),
+    token: &SecretString,
+) -> Result<(), BrokerError> {
+    let (secret, token) = (client_secret.expose_secret(), token.expose_secret());
+    http.send(Call::Revoke, &[secret, token], || {
+        Ok(Outbound::Form {
+            url: revoke_url.clone(),
+            body: form(&[
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("token", token),
+            ]),
+        })
+    })
+    .await
+    .map(|_| ())
 }
 
 /// RFC 8693 at Box's token endpoint: a token holding only `scope` (and, with

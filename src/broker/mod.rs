@@ -136,6 +136,7 @@ struct Inner {
     enterprise_id: Option<String>,
     api_base: String,
     token_url: Url,
+    revoke_url: Url,
     expiry_margin: std::time::Duration,
     http: TokenEndpointClient,
     parents: Cache<Key, Arc<IssuedToken>>,
@@ -160,6 +161,15 @@ impl fmt::Debug for Broker {
             .field("token_url", &self.inner.token_url.as_str())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Broker::revoke_issued`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    pub revoked: usize,
+    /// Refused by Box, failed, or cut off by the deadline; they expire by themselves.
+    pub not_revoked: usize,
+    pub timed_out: bool,
 }
 
 /// A tool's access, checked and in canonical form.
@@ -208,6 +218,7 @@ impl Broker {
                 enterprise_id: plan.enterprise_id,
                 api_base: plan.api_base,
                 token_url: plan.token_url,
+                revoke_url: plan.revoke_url,
                 expiry_margin: plan.expiry_margin,
                 http: TokenEndpointClient::new(plan.token_retry, plan.timeout)?,
                 parents: cache::token_cache(plan.cache_capacity),
@@ -217,6 +228,54 @@ impl Broker {
                 linked,
             }),
         })
+    }
+
+    /// Revokes at Box every token box-mcp minted and still holds (parent and
+    /// downscoped), within `budget`, and forgets them; for a shutdown, so that no
+    /// usable Box token outlives the process that held it. Linked accounts' tokens
+    /// are not box-mcp's to revoke: their grant belongs to the user and the IdP.
+    pub async fn revoke_issued(&self, budget: std::time::Duration) -> Revoked {
+        use futures::StreamExt as _;
+        let Some(grant) = self.inner.grant.as_deref() else {
+            return Revoked::default();
+        };
+        // Children first: revoking a parent at Box may not end its children.
+        let tokens: Vec<Arc<IssuedToken>> = self
+            .inner
+            .downscoped
+            .iter()
+            .chain(self.inner.parents.iter())
+            .map(|(_, token)| token)
+            .collect();
+        self.inner.downscoped.invalidate_all();
+        self.inner.parents.invalidate_all();
+        let total = tokens.len();
+        let revoked = std::sync::atomic::AtomicUsize::new(0);
+        let work = futures::stream::iter(tokens).for_each_concurrent(8, |token| {
+            let revoked = &revoked;
+            async move {
+                match grant::revoke(
+                    &self.inner.http,
+                    &self.inner.revoke_url,
+                    grant.app(),
+                    &token.token,
+                )
+                .await
+                {
+                    Ok(()) => {
+                        revoked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(error) => tracing::warn!(%error, "could not revoke a Box token"),
+                }
+            }
+        });
+        let finished = tokio::time::timeout(budget, work).await.is_ok();
+        let revoked = revoked.into_inner();
+        Revoked {
+            revoked,
+            not_revoked: total - revoked,
+            timed_out: !finished,
+        }
     }
 
     /// Whether Box access is configured (`box.mode` is not `disabled`).

@@ -53,6 +53,8 @@ pub struct Plan {
     /// Without a trailing slash.
     pub(crate) api_base: String,
     pub(crate) token_url: Url,
+    /// Where box-mcp's own Box tokens are revoked at shutdown.
+    pub(crate) revoke_url: Url,
     /// How token endpoint calls and the broker's own lookups are retried.
     pub(crate) token_retry: RetryPolicy,
     /// How the tools' Box API calls are retried.
@@ -86,7 +88,7 @@ impl Plan {
             c.allow_insecure_http,
         )?;
         let token_url = check_url("box.token_url", &c.token_url, c.allow_insecure_http)?;
-        check_url("box.revoke_url", &c.revoke_url, c.allow_insecure_http)?;
+        let revoke_url = check_url("box.revoke_url", &c.revoke_url, c.allow_insecure_http)?;
         check_duration(
             "box.timeout",
             c.timeout,
@@ -171,6 +173,7 @@ impl Plan {
             enterprise_id: None,
             api_base: api.as_str().trim_end_matches('/').to_string(),
             token_url,
+            revoke_url,
             token_retry: RetryPolicy {
                 max_attempts: c.token_max_attempts,
                 base_delay: c.token_retry_initial_backoff,

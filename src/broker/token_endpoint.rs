@@ -33,6 +33,7 @@ pub(crate) enum Call {
     TokenExchange,
     UserLookup,
     CurrentUser,
+    Revoke,
 }
 
 impl Call {
@@ -43,13 +44,14 @@ impl Call {
             Self::TokenExchange => "downscoping exchange",
             Self::UserLookup => "user lookup by email (GET /users)",
             Self::CurrentUser => "current user lookup (GET /users/me)",
+            Self::Revoke => "token revocation (POST /oauth2/revoke)",
         }
     }
 
     fn is_token_endpoint(self) -> bool {
         matches!(
             self,
-            Self::ClientCredentials | Self::JwtBearer | Self::TokenExchange
+            Self::ClientCredentials | Self::JwtBearer | Self::TokenExchange | Self::Revoke
         )
     }
 

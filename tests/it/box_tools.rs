@@ -1680,3 +1680,54 @@ async fn every_tool_refuses_invalid_input_without_calling_box() {
 async fn core_tools_per_user_as_user_ccg() {
     core_tools(BoxMode::PerUserAsUser, BoxAuth::Ccg).await;
 }
+
+/// At shutdown box-mcp revokes every Box token it minted and still held (parents and
+/// downscoped ones), so none outlives the process; the sandbox then refuses them.
+#[tokio::test]
+async fn a_shutdown_revokes_the_box_tokens_box_mcp_held() {
+    for auth in [BoxAuth::Ccg, BoxAuth::Jwt] {
+        let env = BoxEnv::start(BoxMode::PerUser, auth).await;
+        let alice = env.alice().await;
+        alice.ok("box_whoami", json!({})).await;
+        alice
+            .ok(
+                "box_file_read_text",
+                json!({"file_id": fixture::ALICE_NOTES_FILE}),
+            )
+            .await;
+        let log = env.sandbox.requests();
+        let issued: BTreeSet<String> = oauth_calls(&log)
+            .iter()
+            .filter(|e| e.status == 200)
+            .filter_map(|e| e.oauth.as_ref()?.issued_token.clone())
+            .collect();
+        // One parent and a downscoped token per tool.
+        assert_eq!(issued.len(), 3, "{auth:?}: {issued:?}");
+        let used: BTreeSet<String> = api_calls(&log)
+            .iter()
+            .filter_map(|e| Some(e.token.as_ref()?.fingerprint.clone()))
+            .collect();
+        assert!(used.is_subset(&issued), "{auth:?}: {used:?}");
+
+        env.sandbox.clear_requests();
+        drop(alice);
+        let BoxEnv {
+            sandbox, server, ..
+        } = env;
+        let logs = server.stop().await;
+        common::box_env::assert_no_panic(&logs);
+        let after = sandbox.requests();
+        let revoked: BTreeSet<String> = after
+            .iter()
+            .filter(|e| e.path == "/oauth2/revoke" && e.status == 200)
+            .filter_map(|e| e.oauth.as_ref()?.revoked_token.clone())
+            .collect();
+        assert_eq!(revoked, issued, "{auth:?}: every held token revoked");
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("revoked the Box tokens box-mcp held")
+                    && l.contains("\"revoked\":3")),
+            "{auth:?}: {logs:#?}"
+        );
+    }
+}
