@@ -1,20 +1,38 @@
-//! The audit trail: one structured event per `tools/call` (allowed, denied by
-//! policy, or refused for a missing scope), on its own log target
-//! (`box_mcp::audit`), which `[audit] file` can send to a file of its own.
+//! The audit trail: one structured event per decision, on its own log target
+//! (`box_mcp::audit`), which `log.audit_file` can send to a file of its own. The
+//! `event` field says which decision:
+//! - `tool_call`: a `tools/call` allowed, denied by policy, or refused for a scope;
+//! - `refused`: a request refused before MCP (authentication, Origin, Host,
+//!   session, malformed request), with the reason code;
+//! - `tools_listed`: how many tools a `tools/list` showed and hid;
+//! - `policy_reload`: the new policy's generation, digest and changed rules, or
+//!   the error that kept the last good one;
+//! - `box_credential`: a Box token minted for a caller: Box user, scopes, item and
+//!   strategy, never the token.
 //!
-//! Never a token, and never an argument value (values can hold secrets or
-//! personal data): only the names of the arguments.
+//! Request events carry the client address (the TCP peer). Never a token, and never
+//! an argument value (values can hold secrets or personal data): only the names of
+//! the arguments.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use crate::auth::Principal;
 
 /// The log target audit events are written to.
 pub const TARGET: &str = "box_mcp::audit";
 
+/// The TCP peer of an HTTP request, when the server runs with connect info.
+pub fn client_of(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// A `tools/call` decision.
 #[derive(Debug)]
 pub struct AuditEvent<'a> {
     pub request_id: Option<&'a str>,
+    pub client: Option<IpAddr>,
     pub subject: &'a str,
     pub username: Option<&'a str>,
     pub client_id: Option<&'a str>,
@@ -35,6 +53,7 @@ impl<'a> AuditEvent<'a> {
     pub fn new(principal: &'a Principal, tool: &'a str) -> Self {
         Self {
             request_id: None,
+            client: None,
             subject: &principal.subject,
             username: principal.username.as_deref(),
             client_id: principal.client_id.as_deref(),
@@ -57,7 +76,9 @@ impl<'a> AuditEvent<'a> {
     pub fn emit(&self) {
         tracing::info!(
             target: TARGET,
+            event = "tool_call",
             request_id = self.request_id,
+            client = self.client.map(tracing::field::display),
             subject = self.subject,
             username = self.username,
             client_id = self.client_id,
@@ -71,4 +92,92 @@ impl<'a> AuditEvent<'a> {
             "tool call"
         );
     }
+}
+
+/// A request refused before it reached MCP; `code` is the answer's error code.
+pub fn refused(
+    request_id: Option<&str>,
+    client: Option<IpAddr>,
+    path: &str,
+    status: u16,
+    code: &str,
+) {
+    tracing::info!(
+        target: TARGET,
+        event = "refused",
+        request_id,
+        client = client.map(tracing::field::display),
+        path,
+        status,
+        decision = code,
+        "request refused"
+    );
+}
+
+/// What a `tools/list` showed the caller, and how many tools the policy hid.
+pub fn tools_listed(
+    request_id: Option<&str>,
+    client: Option<IpAddr>,
+    caller: &Principal,
+    shown: usize,
+    hidden: usize,
+) {
+    tracing::info!(
+        target: TARGET,
+        event = "tools_listed",
+        request_id,
+        client = client.map(tracing::field::display),
+        subject = caller.subject.as_str(),
+        username = caller.username.as_deref(),
+        client_id = caller.client_id.as_deref(),
+        shown,
+        hidden,
+        "tools listed"
+    );
+}
+
+/// A policy reload that took effect.
+pub fn policy_reloaded(generation: u64, digest: &str, rules: usize, changed_rules: usize) {
+    tracing::info!(
+        target: TARGET,
+        event = "policy_reload",
+        outcome = "ok",
+        generation,
+        digest,
+        rules,
+        changed_rules,
+        "tool policy reloaded"
+    );
+}
+
+/// A policy reload that failed: the last good policy stays in force.
+pub fn policy_reload_failed(error: &dyn std::fmt::Display) {
+    tracing::info!(
+        target: TARGET,
+        event = "policy_reload",
+        outcome = "error",
+        error = %error,
+        "tool policy reload failed"
+    );
+}
+
+/// A Box token minted for a caller (never the token itself): the Box user it acts
+/// as, or for a linked account the caller's IdP subject.
+pub fn box_credential(
+    subject: Option<&str>,
+    box_user: Option<&str>,
+    scopes: &str,
+    item: Option<&str>,
+    strategy: &str,
+) {
+    tracing::info!(
+        target: TARGET,
+        event = "box_credential",
+        subject,
+        box_user,
+        scopes,
+        item,
+        strategy,
+        "Box credential issued"
+    );
 }

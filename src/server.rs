@@ -86,6 +86,7 @@ impl Server {
             stateless = self.settings.raw.stateless,
             "listening"
         );
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await

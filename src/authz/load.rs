@@ -92,6 +92,16 @@ pub(crate) struct CompiledPolicy {
     pub digest: String,
 }
 
+impl CompiledPolicy {
+    /// How many `p` rules one policy has that the other has not (by their text).
+    pub fn changed_rules_since(&self, previous: &CompiledPolicy) -> usize {
+        let texts = |p: &CompiledPolicy| -> std::collections::HashSet<Arc<str>> {
+            p.sources.iter().map(|s| Arc::clone(&s.text)).collect()
+        };
+        texts(self).symmetric_difference(&texts(previous)).count()
+    }
+}
+
 /// What the enforcer answered for one request.
 pub(crate) struct Evaluation {
     pub allowed: bool,

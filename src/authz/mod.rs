@@ -393,12 +393,19 @@ impl Authorizer {
         ) {
             Ok(compiled) => {
                 log_warnings(&compiled);
-                let generation = self.current.load().generation + 1;
+                let previous = self.current.load();
+                let generation = previous.generation + 1;
                 tracing::info!(
                     generation,
                     rules = compiled.rules,
                     role_links = compiled.role_links,
                     "tool policy reloaded"
+                );
+                crate::audit::policy_reloaded(
+                    generation,
+                    &compiled.digest,
+                    compiled.rules,
+                    compiled.changed_rules_since(&previous.policy),
                 );
                 self.current.store(Arc::new(PolicySnapshot::new(
                     compiled,
@@ -423,6 +430,7 @@ impl Authorizer {
         digest: Option<String>,
     ) -> PolicyError {
         tracing::error!(error = %error, "tool policy reload failed; the last good policy stays in force");
+        crate::audit::policy_reload_failed(&error);
         state.reload_failures += 1;
         state.last_error = Some((error.clone(), SystemTime::now()));
         state.failed_digest = digest;

@@ -163,6 +163,16 @@ impl fmt::Debug for Broker {
     }
 }
 
+/// For whom a downscoped token is minted, as its audit event names them.
+#[derive(Clone, Copy)]
+struct Minted<'a> {
+    strategy: &'static str,
+    /// The Box user it acts as, when box-mcp knows it (not for linked accounts).
+    box_user: Option<&'a str>,
+    /// The caller's IdP subject, for linked accounts.
+    subject: Option<&'a str>,
+}
+
 /// What [`Broker::revoke_issued`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Revoked {
@@ -662,7 +672,12 @@ impl Broker {
         request: &Normalized,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
         let (_, key) = self.keys(grant, subject, request);
-        self.exchange_cached(key, grant.strategy(), request, self.parent(grant, subject))
+        let who = Minted {
+            strategy: grant.strategy(),
+            box_user: Some(subject.id()),
+            subject: None,
+        };
+        self.exchange_cached(key, who, request, self.parent(grant, subject))
             .await
     }
 
@@ -671,7 +686,7 @@ impl Broker {
     async fn exchange_cached(
         &self,
         key: Key,
-        strategy: &'static str,
+        who: Minted<'_>,
         request: &Normalized,
         parent: impl Future<Output = Result<Arc<IssuedToken>, BrokerError>>,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
@@ -688,6 +703,14 @@ impl Broker {
                     request.resource.as_deref(),
                 )
                 .await?;
+                crate::audit::box_credential(
+                    who.subject,
+                    who.box_user,
+                    &request.scope,
+                    request.resource.as_deref(),
+                    who.strategy,
+                );
+                let strategy = who.strategy;
                 tracing::debug!(
                     strategy,
                     scope = %request.scope,
@@ -756,7 +779,12 @@ impl Broker {
     ) -> Result<Arc<IssuedToken>, BrokerError> {
         let (parent_key, key) = linked_keys(caller, request);
         let parent = self.linked_parent(linked, caller, caller_token);
-        match self.exchange_cached(key, "linked", request, parent).await {
+        let who = Minted {
+            strategy: "linked",
+            box_user: None,
+            subject: Some(&caller.subject),
+        };
+        match self.exchange_cached(key, who, request, parent).await {
             Err(BrokerError::TokenEndpoint {
                 status: 400 | 401,
                 error,

@@ -59,6 +59,11 @@ impl From<VerifyError> for ApiError {
     }
 }
 
+/// Put on every response an [`ApiError`] makes, so that the refusal is audited
+/// once, with the request's context ([`super::refusals`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
 impl ApiError {
     /// A short machine-readable code, also used in logs and the JSON body.
     pub fn code(&self) -> &'static str {
@@ -136,6 +141,7 @@ impl ApiError {
             _ => json!({ "error": self.code(), "error_description": self.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(Refused(self.code()));
         if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response
                 .headers_mut()

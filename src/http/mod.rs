@@ -9,6 +9,7 @@ pub mod guard;
 pub mod health;
 mod jsonrpc_peek;
 pub mod metadata;
+pub mod refusals;
 pub mod request_id;
 pub mod scopes;
 pub mod sessions;
@@ -153,6 +154,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .route("/metrics", get(health::metrics))
         .with_state(state)
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(refusals::audit_refusals))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_id::make_span)

@@ -19,17 +19,19 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The span every log line of a request is recorded in. Only the path is logged:
-/// a query string could carry a token.
+/// The span every log line of a request is recorded in, with the client address
+/// (the TCP peer). Only the path is logged: a query string could carry a token.
 pub fn make_span(request: &Request) -> Span {
     let id = request
         .extensions()
         .get::<RequestId>()
         .and_then(RequestId::as_str)
         .unwrap_or("-");
+    let client = crate::audit::client_of(request.extensions());
     tracing::info_span!(
         "request",
         request_id = %id,
+        client = client.map(tracing::field::display),
         method = %request.method(),
         path = %request.uri().path(),
         subject = tracing::field::Empty,

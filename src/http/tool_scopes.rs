@@ -82,6 +82,7 @@ pub async fn require_tool_scopes(
                 "request refused"
             );
             let mut audit = AuditEvent::new(&principal, tool.name);
+            audit.client = crate::audit::client_of(&parts.extensions);
             audit.request_id = parts
                 .extensions
                 .get::<RequestId>()
@@ -90,10 +91,13 @@ pub async fn require_tool_scopes(
             audit.scopes_checked = needed;
             audit.outcome = "refused";
             audit.emit();
-            return ApiError::InsufficientScope {
+            let mut response = ApiError::InsufficientScope {
                 required: needed.iter().map(|s| s.to_string()).collect(),
             }
             .into_response_with(&state.challenge);
+            // Audited above as the tool call it refused: one event per decision.
+            response.extensions_mut().remove::<super::error::Refused>();
+            return response;
         }
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))

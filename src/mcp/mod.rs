@@ -155,6 +155,14 @@ impl ServerHandler for BoxMcp {
             }
             ToolPolicy::Unenforced => self.tools.list_all(),
         };
+        let all = self.tools.list_all().len();
+        crate::audit::tools_listed(
+            request_id(&context).as_deref(),
+            client_address(&context),
+            &caller,
+            visible.len(),
+            all.saturating_sub(visible.len()),
+        );
         let mut result = ListToolsResult::with_all_items(visible);
         // 2026-07-28 cache hints: the list depends on who asks, so it is private.
         if context
@@ -174,11 +182,7 @@ impl ServerHandler for BoxMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let caller = self.caller(&context)?;
-        let request_id = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<RequestId>())
-            .and_then(|id| id.as_str().map(str::to_owned));
+        let request_id = request_id(&context);
         let name = request.name.to_string();
         let argument_names: Vec<String> = request
             .arguments
@@ -187,6 +191,7 @@ impl ServerHandler for BoxMcp {
             .unwrap_or_default();
         let mut audit = AuditEvent::new(&caller, &name);
         audit.request_id = request_id.as_deref();
+        audit.client = client_address(&context);
         audit.argument_names = argument_names.iter().map(String::as_str).collect();
 
         let declared = catalog::find(&name);
@@ -257,4 +262,21 @@ impl ServerHandler for BoxMcp {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.get(name).cloned()
     }
+}
+
+/// The id of the HTTP request this MCP request came in (none over stdio).
+fn request_id(context: &RequestContext<RoleServer>) -> Option<String> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<RequestId>())
+        .and_then(|id| id.as_str().map(str::to_owned))
+}
+
+/// The TCP peer of the HTTP request this MCP request came in (none over stdio).
+fn client_address(context: &RequestContext<RoleServer>) -> Option<std::net::IpAddr> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| crate::audit::client_of(&parts.extensions))
 }

@@ -101,8 +101,9 @@ async fn no_token_or_authorization_value_reaches_the_logs() {
     );
 }
 
-/// Quiet logs: at `info`, a stateless request writes one line (box-mcp's access
-/// line), not rmcp's per-request lines and its dump of the client's details.
+/// Quiet logs: at `info`, a stateless request writes one access line, not rmcp's
+/// per-request lines and its dump of the client's details; a `tools/list` also
+/// writes its audit event (which `log.audit_file` can send elsewhere).
 #[tokio::test]
 async fn a_stateless_request_at_info_writes_one_line() {
     let f = Fixture::start(&[
@@ -129,12 +130,25 @@ async fn a_stateless_request_at_info_writes_one_line() {
         lines.iter().all(|l| !l.contains("\"target\":\"rmcp")),
         "no rmcp lines at info: {lines:#?}"
     );
-    assert_eq!(lines.len(), 1, "one access line: {lines:#?}");
+    let (audit, access): (Vec<&String>, Vec<&String>) = lines
+        .iter()
+        .partition(|l| l.contains("\"target\":\"box_mcp::audit\""));
+    assert_eq!(access.len(), 1, "one access line: {lines:#?}");
     assert!(
-        lines[0].contains("finished processing request"),
+        access[0].contains("finished processing request"),
         "{}",
-        lines[0]
+        access[0]
     );
-    let bytes: usize = lines.iter().map(String::len).sum();
-    assert!(bytes <= 600, "{bytes} bytes for one request: {}", lines[0]);
+    assert!(
+        access[0].len() <= 600,
+        "{} bytes: {}",
+        access[0].len(),
+        access[0]
+    );
+    assert_eq!(audit.len(), 1, "one audit event: {lines:#?}");
+    assert!(
+        audit[0].contains("\"event\":\"tools_listed\""),
+        "{}",
+        audit[0]
+    );
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod audit_events;
 mod auth0;
 mod box_tools;
 mod broker_flows;

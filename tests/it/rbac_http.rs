@@ -175,7 +175,7 @@ async fn every_tool_call_leaves_one_audit_event_without_values_or_tokens() {
     let audit: Vec<Value> = logs
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["target"] == "box_mcp::audit")
+        .filter(|v| v["target"] == "box_mcp::audit" && v["event"] == "tool_call")
         .collect();
     assert_eq!(audit.len(), 3, "{audit:#?}");
     let by_tool = |t: &str| audit.iter().find(|e| e["tool"] == t).unwrap().clone();

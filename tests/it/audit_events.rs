@@ -1,0 +1,160 @@
+//! The audit trail has one event for every decision, each with the client address:
+//! refusals before MCP (authentication, Host, Origin, session, body), `tools/list`
+//! (shown and hidden), `tools/call` (also when refused for a scope: one event, not
+//! two), and the Box credentials minted for a call.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::box_env::{BoxAuth, BoxEnv, BoxMode};
+
+/// The audit events in `logs`, in order.
+fn audit(logs: &[String]) -> Vec<Value> {
+    logs.iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "box_mcp::audit")
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [Value], event: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == event).collect()
+}
+
+#[tokio::test]
+async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address() {
+    let env = BoxEnv::start(BoxMode::PerUser, BoxAuth::Ccg).await;
+    let server = &env.server;
+    let alice = env.alice().await;
+
+    // Refused before MCP, one of each kind.
+    let no_token = server
+        .mcp_raw(Method::POST, None, None, Some(&json!({})))
+        .await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+    let bad_token = server
+        .mcp_raw(Method::POST, Some("a.b.c"), None, Some(&json!({})))
+        .await;
+    assert_eq!(bad_token.status, StatusCode::UNAUTHORIZED);
+    let host = server
+        .http
+        .post(&server.resource)
+        .header("host", "evil.example")
+        .bearer_auth(&alice.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(host.status(), StatusCode::FORBIDDEN);
+    let origin = server
+        .http
+        .post(&server.resource)
+        .header("origin", "https://evil.example")
+        .bearer_auth(&alice.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), StatusCode::FORBIDDEN);
+    let session = server
+        .rpc(
+            &alice.token,
+            Some("no-such-session"),
+            "tools/list",
+            json!({}),
+        )
+        .await;
+    assert_eq!(session.status, StatusCode::NOT_FOUND);
+    let body = server
+        .http
+        .post(&server.resource)
+        .bearer_auth(&alice.token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.status(), StatusCode::BAD_REQUEST);
+
+    // tools/list, a Box tool call (with the credentials it minted), and a write call
+    // refused for its scope.
+    let listed = server
+        .rpc(
+            &alice.token,
+            alice.session.as_deref(),
+            "tools/list",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    alice.ok("box_whoami", json!({})).await;
+    let mut claims = env.issuer.claims(&server.resource, "alice");
+    claims["scope"] = json!("openid mcp:tools");
+    claims["realm_access"]["roles"] = json!(["mcp-admin"]);
+    claims["box_user_id"] = json!("31000001");
+    let read_only = env.key.sign(&claims);
+    let reader = server.initialize(&read_only).await;
+    let write = server
+        .rpc(
+            &read_only,
+            reader.as_deref(),
+            "tools/call",
+            json!({"name": "box_folder_create", "arguments": {"parent_folder_id": "0", "name": "x"}}),
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+
+    let events = audit(&server.logs());
+    let refused = of_kind(&events, "refused");
+    let decisions: Vec<&str> = refused
+        .iter()
+        .map(|e| e["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "missing_token",
+            "invalid_token",
+            "host_not_allowed",
+            "origin_not_allowed",
+            "session_not_found",
+            "invalid_json_rpc"
+        ],
+        "one event per refusal: {refused:#?}"
+    );
+    for e in &refused {
+        assert_eq!(e["client"], "127.0.0.1", "{e}");
+        assert_eq!(e["path"], "/mcp", "{e}");
+        assert!(e["request_id"].is_string(), "{e}");
+    }
+
+    let listed = of_kind(&events, "tools_listed");
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["client"], "127.0.0.1");
+    assert_eq!(listed[0]["subject"], "alice");
+    assert!(listed[0]["shown"].as_u64().unwrap() > 0, "{}", listed[0]);
+    assert_eq!(listed[0]["hidden"], 0, "an admin sees every tool");
+
+    let calls = of_kind(&events, "tool_call");
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert_eq!(calls[0]["tool"], "box_whoami");
+    assert_eq!(calls[0]["decision"], "allow");
+    assert_eq!(calls[1]["tool"], "box_folder_create");
+    assert_eq!(calls[1]["decision"], "insufficient_scope");
+    for e in &calls {
+        assert_eq!(e["client"], "127.0.0.1", "{e}");
+    }
+
+    let minted = of_kind(&events, "box_credential");
+    assert_eq!(minted.len(), 1, "{minted:#?}");
+    assert_eq!(minted[0]["box_user"], "31000001");
+    assert_eq!(minted[0]["strategy"], "ccg");
+    assert!(minted[0]["scopes"].is_string(), "{}", minted[0]);
+
+    // Nothing in the trail is a token.
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(&alice.token) && !text.contains(&read_only));
+    assert!(!text.contains("eyJ"), "{text}");
+    drop(alice);
+    env.stop().await;
+}
