@@ -158,3 +158,57 @@ async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address()
     drop(alice);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_policy_reload_is_audited_with_its_changed_rules_or_its_error() {
+    let dir = crate::common::Scratch::new();
+    let model = dir.path("model.conf");
+    let policy = dir.path("policy.csv");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    std::fs::copy(format!("{shipped}/model.conf"), &model).unwrap();
+    std::fs::copy(format!("{shipped}/policy.csv"), &policy).unwrap();
+    let f = crate::common::Fixture::start(&[
+        ("BOX_MCP_POLICY__MODEL", model.to_str().unwrap()),
+        ("BOX_MCP_POLICY__POLICY", policy.to_str().unwrap()),
+    ])
+    .await;
+    let replace = |text: String| {
+        let tmp = dir.path("policy.csv.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &policy).unwrap();
+    };
+    let reloads = || {
+        audit(&f.server.logs())
+            .into_iter()
+            .filter(|e| e["event"] == "policy_reload")
+            .collect::<Vec<_>>()
+    };
+    let wait = |n: usize| async move {
+        for _ in 0..100 {
+            if reloads().len() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no policy_reload event #{n}: {:#?}", reloads());
+    };
+
+    // One rule added.
+    let mut text = std::fs::read_to_string(format!("{shipped}/policy.csv")).unwrap();
+    text.push_str("p, user:zoe, box_file_delete, *, deny\n");
+    replace(text);
+    wait(1).await;
+    let ok = &reloads()[0];
+    assert_eq!(ok["outcome"], "ok", "{ok}");
+    assert_eq!(ok["generation"], 2, "{ok}");
+    assert_eq!(ok["changed_rules"], 1, "{ok}");
+    assert!(ok["digest"].as_str().is_some_and(|d| d.len() == 64), "{ok}");
+
+    // A broken file: the error is audited, the last good policy stays.
+    replace("p, role:mcp-viewer, *, read\nthis is not a rule\n".into());
+    wait(2).await;
+    let failed = &reloads()[1];
+    assert_eq!(failed["outcome"], "error", "{failed}");
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("policy.csv")), "{failed}");
+    assert_eq!(reloads().len(), 2, "one event per reload");
+}
