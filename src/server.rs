@@ -86,11 +86,11 @@ impl Server {
             stateless = self.settings.raw.stateless,
             "listening"
         );
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("server error");
+        let limits = crate::http::listener::ConnectionLimits {
+            header_read_timeout: self.settings.raw.http.header_read_timeout,
+            max_connections: self.settings.raw.http.max_connections,
+        };
+        crate::http::listener::serve(self.listener, app, limits, shutdown).await;
         refresher.abort();
         if let Some(context) = &self.state.box_context {
             let report = context.broker.revoke_issued(REVOKE_BUDGET).await;
@@ -103,7 +103,7 @@ impl Server {
                 );
             }
         }
-        result
+        Ok(())
     }
 }
 

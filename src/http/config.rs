@@ -22,6 +22,12 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
+    /// Longest a client may take to send a request's headers; slower connections
+    /// are closed (against clients that hold connections open a byte at a time).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Open connections at most; a connection beyond is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -31,6 +37,8 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             // Room for a 4 MiB upload as base64 in a JSON-RPC body.
             max_body_bytes: 8 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }
@@ -41,6 +49,19 @@ impl HttpConfig {
             return Err(InvalidSetting::new(
                 "http.max_body_bytes",
                 "must be above zero",
+            ));
+        }
+        if self.header_read_timeout.is_zero() || self.header_read_timeout > Duration::from_secs(300)
+        {
+            return Err(InvalidSetting::new(
+                "http.header_read_timeout",
+                "must be between 1ms and 5m",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(InvalidSetting::new(
+                "http.max_connections",
+                "must be at least 1",
             ));
         }
         for origin in &self.allowed_origins {

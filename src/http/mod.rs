@@ -8,6 +8,7 @@ mod error;
 pub mod guard;
 pub mod health;
 mod jsonrpc_peek;
+pub mod listener;
 pub mod metadata;
 pub mod refusals;
 pub mod request_id;

@@ -209,6 +209,11 @@ async fn a_policy_reload_is_audited_with_its_changed_rules_or_its_error() {
     wait(2).await;
     let failed = &reloads()[1];
     assert_eq!(failed["outcome"], "error", "{failed}");
-    assert!(failed["error"].as_str().is_some_and(|e| e.contains("policy.csv")), "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("policy.csv")),
+        "{failed}"
+    );
     assert_eq!(reloads().len(), 2, "one event per reload");
 }

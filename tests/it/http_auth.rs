@@ -1141,3 +1141,86 @@ async fn single_valued_headers_sent_twice_get_400() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert_eq!(reply.json()["error"], "invalid_request");
 }
+
+#[tokio::test]
+async fn a_client_that_sends_its_headers_a_byte_at_a_time_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let f = Fixture::start(&[("BOX_MCP_HTTP__HEADER_READ_TIMEOUT", "1s")]).await;
+    let addr = f.server.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let request = format!("POST /mcp HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ");
+    let mut closed = false;
+    // One byte every 300 ms: the headers would take minutes.
+    for byte in request.bytes().chain(std::iter::repeat(b'a')).take(40) {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => {
+                // hyper answers 408 before closing; the connection ends next.
+            }
+            Err(_) => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(closed, "the connection stayed open for {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "cut off after {elapsed:?}"
+    );
+    // The server still serves everyone else.
+    assert!(f.server.initialize(&f.token("alice")).await.is_some());
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+
+    let f = Fixture::start(&[("BOX_MCP_HTTP__MAX_CONNECTIONS", "2")]).await;
+    let addr = f.server.base.trim_start_matches("http://").to_string();
+    // Open connections one by one (the harness may hold one of its own): those within
+    // the cap stay open and silent, the first beyond it is closed at once.
+    let mut open = Vec::new();
+    let mut refused = false;
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await {
+            Err(_) => open.push(stream),
+            Ok(read) => {
+                assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused, "a connection beyond the cap was left open");
+    assert!(
+        open.len() <= 2,
+        "{} connections within a cap of 2",
+        open.len()
+    );
+    // Closing them frees their places.
+    drop(open);
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..50 {
+        if let Ok(reply) = fresh.get(format!("{}/healthz", f.server.base)).send().await {
+            status = Some(reply.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(StatusCode::OK));
+}
