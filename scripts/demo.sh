@@ -81,8 +81,10 @@ cargo build --quiet -p box-mcp -p box-sandbox
 cleanup() {
     trap - EXIT INT TERM
     say "Stopping…"
-    [ -n "${MCP_PID:-}" ] && kill "$MCP_PID" 2>/dev/null && wait "$MCP_PID" 2>/dev/null
-    [ -n "${SANDBOX_PID:-}" ] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null
+    # Each step may fail (the process is gone, or exits on the signal with a non-zero
+    # status); none may stop the clean-up before Keycloak is stopped.
+    if [ -n "${MCP_PID:-}" ]; then kill "$MCP_PID" 2>/dev/null || true; wait "$MCP_PID" 2>/dev/null || true; fi
+    if [ -n "${SANDBOX_PID:-}" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; wait "$SANDBOX_PID" 2>/dev/null || true; fi
     KC_RUN_DIR="$RUN_DIR/keycloak" scripts/keycloak.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
