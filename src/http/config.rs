@@ -24,6 +24,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Longest a client may take to send a request's headers; slower connections
     /// are closed (against clients that hold connections open a byte at a time).
+    /// The clock runs from the end of the previous request, so it is also how long
+    /// an idle keep-alive connection stays open.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
     /// Open connections at most; a connection beyond is closed at once.
@@ -37,7 +39,7 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             // Room for a 4 MiB upload as base64 in a JSON-RPC body.
             max_body_bytes: 8 * 1024 * 1024,
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
             max_connections: 4096,
         }
     }

@@ -42,6 +42,8 @@ pub enum ApiError {
     BadJsonRpc(#[from] BodyError),
     #[error("more than one {0} header")]
     DuplicateHeader(&'static str),
+    #[error("this server holds as many MCP sessions as it may (session.max_sessions); retry later")]
+    TooManySessions,
 }
 
 impl From<MalformedAuthorization> for ApiError {
@@ -79,6 +81,7 @@ impl ApiError {
             Self::BodyTooLarge => "body_too_large",
             Self::BadJsonRpc(_) => "invalid_json_rpc",
             Self::DuplicateHeader(_) => "invalid_request",
+            Self::TooManySessions => "too_many_sessions",
         }
     }
 
@@ -92,7 +95,7 @@ impl ApiError {
             Self::InsufficientScope { .. } | Self::OriginNotAllowed | Self::HostNotAllowed => {
                 StatusCode::FORBIDDEN
             }
-            Self::IdpUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::IdpUnavailable(_) | Self::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
@@ -147,7 +150,7 @@ impl ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
-        if matches!(self, Self::IdpUnavailable(_)) {
+        if matches!(self, Self::IdpUnavailable(_) | Self::TooManySessions) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

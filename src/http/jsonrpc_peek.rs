@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 pub enum Message<'a> {
     /// A `tools/call` request, with the tool it names.
     ToolCall { tool: Cow<'a, str> },
-    /// Any other request or notification.
-    Other,
+    /// Any other request or notification, by method.
+    Other { method: Cow<'a, str> },
     /// A response to a request the server sent (elicitation, sampling, …).
     Response,
 }
@@ -97,7 +97,7 @@ pub fn classify(body: &[u8]) -> Result<Message<'_>, BodyError> {
         return Err(BodyError::Invalid("`params` must be an object"));
     }
     if method != "tools/call" {
-        return Ok(Message::Other);
+        return Ok(Message::Other { method });
     }
     // An object (checked above), so serde cannot read it positionally; a `name`
     // given twice fails.
@@ -139,7 +139,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}},"x-extra":true}"#,
         ] {
-            assert_eq!(classify(body.as_bytes()), Ok(Message::Other), "{body}");
+            assert!(
+                matches!(classify(body.as_bytes()), Ok(Message::Other { .. })),
+                "{body}"
+            );
         }
         assert_eq!(
             classify(br#"{"jsonrpc":"2.0","id":4,"result":{"action":"accept"}}"#),

@@ -61,7 +61,12 @@ pub async fn require_tool_scopes(
     };
     let called = match &message {
         Message::ToolCall { tool } => catalog::find(tool),
-        Message::Other | Message::Response => None,
+        Message::Other { method } if method == "initialize" => {
+            // The session layer caps how many sessions initializes may create.
+            parts.extensions.insert(super::sessions::Initialize);
+            None
+        }
+        Message::Other { .. } | Message::Response => None,
     };
     if let Some(tool) = called
         && state.may_use(&principal, tool)

@@ -1176,8 +1176,18 @@ async fn a_client_that_sends_its_headers_a_byte_at_a_time_is_cut_off() {
         elapsed < Duration::from_secs(5),
         "cut off after {elapsed:?}"
     );
-    // The server still serves everyone else.
-    assert!(f.server.initialize(&f.token("alice")).await.is_some());
+    // The server still serves everyone else (on a new connection: with a 1 s header
+    // timeout, an idle pooled one is closed as well).
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let health = fresh
+        .get(format!("{}/healthz", f.server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -1223,4 +1233,42 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, Some(StatusCode::OK));
+}
+
+#[tokio::test]
+async fn sessions_beyond_the_cap_get_503_and_a_closed_one_frees_its_place() {
+    let f = Fixture::start(&[("BOX_MCP_SESSION__MAX_SESSIONS", "2")]).await;
+    let token = f.token("alice");
+    let first = f.server.initialize(&token).await.expect("a session");
+    let _second = f.server.initialize(&token).await.expect("a second session");
+    let third = f
+        .server
+        .mcp_raw(
+            Method::POST,
+            Some(&token),
+            None,
+            Some(&common::server::initialize_request()),
+        )
+        .await;
+    assert_eq!(
+        third.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        third.body
+    );
+    assert_eq!(third.header("retry-after").as_deref(), Some("5"));
+    assert_eq!(third.json()["error"], "too_many_sessions");
+    // Live sessions keep working; other requests are not counted.
+    let listed = f
+        .server
+        .rpc(&token, Some(&first), "tools/list", json!({}))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    // Closing one makes room.
+    let closed = f
+        .server
+        .mcp_raw(Method::DELETE, Some(&token), Some(&first), None)
+        .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    assert!(f.server.initialize(&token).await.is_some());
 }

@@ -86,6 +86,9 @@ impl ServerProcess {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(20))
+                // Below box-mcp's keep-alive cut (`http.header_read_timeout`): a pooled
+                // connection the server closed meanwhile would fail the next request.
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()
                 .unwrap(),
         }
