@@ -1178,16 +1178,26 @@ async fn a_client_that_sends_its_headers_a_byte_at_a_time_is_cut_off() {
     );
     // The server still serves everyone else (on a new connection: with a 1 s header
     // timeout, an idle pooled one is closed as well).
+    assert_eq!(
+        healthz_on_a_new_connection(&f.server.base).await,
+        Some(StatusCode::OK)
+    );
+}
+
+/// `GET /healthz` on a connection of its own (no pooled one), retried for 5 s
+/// while the server refuses connections.
+async fn healthz_on_a_new_connection(base: &str) -> Option<StatusCode> {
     let fresh = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let health = fresh
-        .get(format!("{}/healthz", f.server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    for _ in 0..50 {
+        if let Ok(reply) = fresh.get(format!("{base}/healthz")).send().await {
+            return Some(reply.status());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 #[tokio::test]
@@ -1220,19 +1230,10 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     );
     // Closing them frees their places.
     drop(open);
-    let fresh = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let mut status = None;
-    for _ in 0..50 {
-        if let Ok(reply) = fresh.get(format!("{}/healthz", f.server.base)).send().await {
-            status = Some(reply.status());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, Some(StatusCode::OK));
+    assert_eq!(
+        healthz_on_a_new_connection(&f.server.base).await,
+        Some(StatusCode::OK)
+    );
 }
 
 #[tokio::test]

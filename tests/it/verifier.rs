@@ -126,6 +126,14 @@ async fn only_lasting_refusals_are_remembered() {
     assert_eq!(verifier.refused_entries(), 2 + 5);
 }
 
+/// Valid claims signed under a header given as raw JSON text.
+fn with_header(key: &TestKey, issuer: &TestIssuer, header: &str) -> String {
+    key.sign_raw(
+        header,
+        &serde_json::to_string(&issuer.claims(AUDIENCE, "h")).unwrap(),
+    )
+}
+
 /// The claims `issuer.claims` makes, as JSON text with `extra` members appended
 /// verbatim (duplicates included).
 fn claims_text(issuer: &TestIssuer, sub: &str, extra: &str) -> String {
@@ -155,10 +163,7 @@ async fn edge_cases_of_rfc_7515_and_7519_are_refused() {
         r#"{"alg":"RS256","kid":"k1","crit":["b64"],"b64":false}"#,
         r#"{"alg":"RS256","kid":"k1","crit":[]}"#,
     ] {
-        let token = key.sign_raw(
-            crit,
-            &serde_json::to_string(&issuer.claims(AUDIENCE, "c")).unwrap(),
-        );
+        let token = with_header(&key, &issuer, crit);
         assert_eq!(
             rejection(verifier.verify(&token).await),
             TokenRejection::UnsupportedCritical,
@@ -169,10 +174,7 @@ async fn edge_cases_of_rfc_7515_and_7519_are_refused() {
     // RFC 8725 §3.11: JWTs of other types are not access tokens.
     for typ in ["logout+jwt", "dpop+jwt", "secevent+jwt", "JOSE"] {
         let h = format!(r#"{{"alg":"RS256","kid":"k1","typ":"{typ}"}}"#);
-        let token = key.sign_raw(
-            &h,
-            &serde_json::to_string(&issuer.claims(AUDIENCE, "t")).unwrap(),
-        );
+        let token = with_header(&key, &issuer, &h);
         assert_eq!(
             rejection(verifier.verify(&token).await),
             TokenRejection::WrongType,
@@ -181,10 +183,7 @@ async fn edge_cases_of_rfc_7515_and_7519_are_refused() {
     }
     for typ in ["JWT", "jwt", "at+jwt", "application/at+JWT"] {
         let h = format!(r#"{{"alg":"RS256","kid":"k1","typ":"{typ}"}}"#);
-        let token = key.sign_raw(
-            &h,
-            &serde_json::to_string(&issuer.claims(AUDIENCE, "t")).unwrap(),
-        );
+        let token = with_header(&key, &issuer, &h);
         assert!(verifier.verify(&token).await.is_ok(), "{typ}");
     }
 
