@@ -95,12 +95,14 @@ impl<'a> AuditEvent<'a> {
 }
 
 /// A request refused before it reached MCP; `code` is the answer's error code.
+/// `claimed_client_id` is what a refused token says its client is (unverified).
 pub fn refused(
     request_id: Option<&str>,
     client: Option<IpAddr>,
     path: &str,
     status: u16,
     code: &str,
+    claimed_client_id: Option<&str>,
 ) {
     tracing::info!(
         target: TARGET,
@@ -110,6 +112,7 @@ pub fn refused(
         path,
         status,
         decision = code,
+        claimed_client_id,
         "request refused"
     );
 }

@@ -35,6 +35,12 @@ pub async fn authenticate(
         (Ok(Some(token)), true) => Some(Arc::new(CallerToken::new(token))),
         _ => None,
     };
+    // For the audit of a refusal: which client the token claims to be from.
+    let claimed = presented
+        .as_ref()
+        .ok()
+        .and_then(|t| t.as_deref())
+        .and_then(claimed_client);
     match principal_for(&state, presented).await {
         Ok(principal) => {
             tracing::Span::current().record("subject", principal.subject.as_str());
@@ -52,9 +58,33 @@ pub async fn authenticate(
                 }
                 _ => tracing::info!(code = error.code(), "request refused"),
             }
-            error.into_response_with(&state.challenge)
+            let mut response = error.into_response_with(&state.challenge);
+            if let Some(client) = claimed {
+                response.extensions_mut().insert(ClaimedClient(client));
+            }
+            response
         }
     }
+}
+
+/// The client id (`azp`, else `client_id`) a refused token *claims*, read without
+/// verifying it: for the audit trail only, never for a decision. Attacker-written
+/// text, so only short printable ASCII is kept.
+#[derive(Debug, Clone)]
+pub struct ClaimedClient(pub String);
+
+fn claimed_client(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).filter(|p| p.len() <= 16 * 1024)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+    let id = ["azp", "client_id"]
+        .iter()
+        .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))?;
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| id.to_owned())
 }
 
 /// The bearer token the request carries, after the checks that need no IdP.
@@ -86,4 +116,36 @@ async fn principal_for(
         });
     }
     Ok(principal)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+
+    use super::claimed_client;
+
+    fn token(payload: &str) -> String {
+        format!("e30.{}.sig", B64.encode(payload))
+    }
+
+    #[test]
+    fn a_refused_token_s_claimed_client_is_read_only_when_it_is_plain_text() {
+        assert_eq!(
+            claimed_client(&token(r#"{"azp":"mcp-client"}"#)).as_deref(),
+            Some("mcp-client")
+        );
+        assert_eq!(
+            claimed_client(&token(r#"{"client_id":"abc"}"#)).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(claimed_client(&token(r#"{"azp":"evil\nline"}"#)), None);
+        assert_eq!(claimed_client(&token(r#"{"azp":"with space"}"#)), None);
+        assert_eq!(
+            claimed_client(&token(&format!(r#"{{"azp":"{}"}}"#, "x".repeat(200)))),
+            None
+        );
+        assert_eq!(claimed_client(&token(r#"{"azp":7}"#)), None);
+        assert_eq!(claimed_client("a.b.c"), None);
+        assert_eq!(claimed_client("nodots"), None);
+    }
 }

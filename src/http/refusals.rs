@@ -14,12 +14,17 @@ pub async fn audit_refusals(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if let Some(Refused(code)) = response.extensions().get::<Refused>() {
+        let claimed = response
+            .extensions()
+            .get::<super::authn::ClaimedClient>()
+            .map(|c| c.0.as_str());
         audit::refused(
             request_id.as_ref().and_then(RequestId::as_str),
             client,
             &path,
             response.status().as_u16(),
             code,
+            claimed,
         );
     }
     response

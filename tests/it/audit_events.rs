@@ -75,6 +75,15 @@ async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address()
         .await
         .unwrap();
     assert_eq!(body.status(), StatusCode::BAD_REQUEST);
+    // A token signed by a key the issuer never published, claiming a client.
+    let stranger = crate::common::TestKey::generate("key-1");
+    let mut forged_claims = env.issuer.claims(&server.resource, "mallory");
+    forged_claims["azp"] = json!("mallory-client");
+    let forged = stranger.sign(&forged_claims);
+    let forged_reply = server
+        .mcp_raw(Method::POST, Some(&forged), None, Some(&json!({})))
+        .await;
+    assert_eq!(forged_reply.status, StatusCode::UNAUTHORIZED);
 
     // tools/list, a Box tool call (with the credentials it minted), and a write call
     // refused for its scope.
@@ -118,9 +127,17 @@ async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address()
             "host_not_allowed",
             "origin_not_allowed",
             "session_not_found",
-            "invalid_json_rpc"
+            "invalid_json_rpc",
+            "invalid_token"
         ],
         "one event per refusal: {refused:#?}"
+    );
+    // What a refused token claims is kept, marked as a claim; garbage claims nothing.
+    assert_eq!(refused[6]["claimed_client_id"], "mallory-client");
+    assert!(
+        refused[1].get("claimed_client_id").is_none(),
+        "{}",
+        refused[1]
     );
     for e in &refused {
         assert_eq!(e["client"], "127.0.0.1", "{e}");
@@ -153,7 +170,7 @@ async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address()
 
     // Nothing in the trail is a token.
     let text = serde_json::to_string(&events).unwrap();
-    assert!(!text.contains(&alice.token) && !text.contains(&read_only));
+    assert!(!text.contains(&alice.token) && !text.contains(&read_only) && !text.contains(&forged));
     assert!(!text.contains("eyJ"), "{text}");
     drop(alice);
     env.stop().await;
