@@ -36,6 +36,10 @@ pub struct BoxConfig {
     /// Timeout of each call to the token endpoint (and the broker's own lookups).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Longest one Box tool call may take, credentials, retries and all; the caller
+    /// then gets the tool error `tool_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub tool_timeout: Duration,
     /// Attempts per token request, the first included (429, 5xx and connection
     /// errors are retried; other 4xx are not).
     pub token_max_attempts: u32,
@@ -143,6 +147,7 @@ impl Default for BoxConfig {
             revoke_url: "https://api.box.com/oauth2/revoke".into(),
             allow_insecure_http: false,
             timeout: Duration::from_secs(10),
+            tool_timeout: Duration::from_secs(60),
             token_max_attempts: 4,
             token_retry_initial_backoff: Duration::from_millis(250),
             token_retry_max_elapsed: Duration::from_secs(20),

@@ -95,6 +95,12 @@ impl Plan {
             Duration::from_millis(1),
             MINUTES_5,
         )?;
+        check_duration(
+            "box.tool_timeout",
+            c.tool_timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(600),
+        )?;
         if !(1..=10).contains(&c.api_max_attempts) {
             return Err(BrokerError::config(
                 "box.api_max_attempts",

@@ -225,11 +225,19 @@ impl ServerHandler for BoxMcp {
                 .map(CallToolResponse::Complete);
         }
         let client = context.peer.peer_info();
-        let result = self
+        let call = self
             .tools
-            .call(ToolCallContext::new(self, request, context))
-            .await
-            .map(tools::structure_argument_error);
+            .call(ToolCallContext::new(self, request, context));
+        let result = match self.box_context.as_ref().map(|c| c.limits.call_timeout) {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(result) => result,
+                // Dropping the call stops its Box requests where they are.
+                Err(_) => tools::respond(Err(tools::ToolError::Timeout(limit)))
+                    .map(CallToolResponse::Complete),
+            },
+            None => call.await,
+        }
+        .map(tools::structure_argument_error);
         // A caller who must link their Box account first: a client that can open
         // URLs for its user gets MCP's URL elicitation error instead.
         let result = match &result {

@@ -1731,3 +1731,43 @@ async fn a_shutdown_revokes_the_box_tokens_box_mcp_held() {
         );
     }
 }
+
+/// A tool call that takes longer than `box.tool_timeout` is stopped and answered
+/// with `tool_timeout`; the next call is unaffected.
+#[tokio::test]
+async fn a_tool_call_over_its_time_limit_gets_tool_timeout() {
+    let env = BoxEnv::start_with(
+        BoxMode::PerUser,
+        BoxAuth::Ccg,
+        &[("BOX_MCP_BOX__TOOL_TIMEOUT", "1s")],
+    )
+    .await;
+    let alice = env.alice().await;
+    alice.ok("box_whoami", json!({})).await;
+    env.sandbox
+        .add_fault(FaultSpec {
+            path: Some("/2.0/users/me".into()),
+            latency_ms: Some(4000),
+            times: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let started = Instant::now();
+    let reply = alice.fails("box_whoami", json!({}), "tool_timeout").await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_millis(3000),
+        "{elapsed:?}"
+    );
+    assert!(
+        reply.text().contains("box.tool_timeout"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(
+        alice.ok("box_whoami", json!({})).await["id"],
+        fixture::ALICE
+    );
+    drop(alice);
+    env.stop().await;
+}

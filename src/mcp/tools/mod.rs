@@ -77,6 +77,8 @@ pub struct ToolLimits {
     pub download_bytes: u64,
     /// Bytes accepted by `box_file_upload`.
     pub upload_bytes: u64,
+    /// Longest one tool call may take (`box.tool_timeout`).
+    pub call_timeout: std::time::Duration,
 }
 
 impl Default for ToolLimits {
@@ -85,6 +87,7 @@ impl Default for ToolLimits {
             read_text_bytes: 200_000,
             download_bytes: 1024 * 1024,
             upload_bytes: 4 * 1024 * 1024,
+            call_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -115,7 +118,10 @@ impl BoxContext {
         Ok(Some(Arc::new(Self {
             client,
             broker,
-            limits: ToolLimits::default(),
+            limits: ToolLimits {
+                call_timeout: config.tool_timeout,
+                ..ToolLimits::default()
+            },
         })))
     }
 }
@@ -173,6 +179,11 @@ pub enum ToolError {
     #[error("Box is not configured on this server")]
     NotConfigured,
     #[error(
+        "the tool did not finish within {0:?} (box.tool_timeout) and was stopped; \
+         if it changes data, check whether the change happened before trying again"
+    )]
+    Timeout(std::time::Duration),
+    #[error(
         "this tool needs the OAuth scopes {required}, and this connection was authorized without {missing}. \
          Reconnect to this MCP server (sign out of it or remove it in your MCP client, then add or \
          authorize it again) and grant {missing} when asked, then try again",
@@ -207,6 +218,7 @@ impl ToolError {
             Self::Invalid { .. } => "invalid_argument",
             Self::NotConfigured => "not_configured",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Timeout(_) => "tool_timeout",
             Self::Box(BoxError::NotFound) => "not_found",
             Self::Box(BoxError::NameInUse { .. }) => "name_in_use",
             Self::Box(BoxError::Credentials(_)) => "no_box_access",
