@@ -320,10 +320,16 @@ impl KeyStore {
 fn key_material(jwk: &Jwk, algorithms: &[Algorithm]) -> Option<KeyMaterial> {
     let mut bytes = serde_json::to_vec(&jwk.algorithm).ok()?;
     bytes.extend(format!("{algorithms:?}").bytes());
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    Some(sha256(&bytes))
+}
+
+/// SHA-256 as an array: the key of every cache that must never hold what it names
+/// (verified and refused tokens, key material).
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
-    Some(out)
+    out
 }
 
 fn family(f: AlgorithmFamily) -> Vec<Algorithm> {

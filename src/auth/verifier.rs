@@ -301,10 +301,7 @@ fn header_rejection(token: &str) -> TokenRejection {
 }
 
 fn digest(token: &str) -> TokenDigest {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+    super::keys::sha256(token.as_bytes())
 }
 
 fn unix_now() -> u64 {

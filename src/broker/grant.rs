@@ -241,6 +241,50 @@ pub(crate) fn parse_token(call: Call, body: &[u8]) -> Result<TokenAnswer, Broker
 mod tests {
     use super::*;
 
+    /// Box refusing a revocation, with an answer that echoes the request (as a
+    /// broken proxy might): the error box-mcp logs holds neither the token nor the
+    /// app secret.
+    #[tokio::test]
+    async fn a_refused_revocation_names_neither_the_token_nor_the_secret() {
+        let app = axum::Router::new().route(
+            "/oauth2/revoke",
+            axum::routing::post(|body: String| async move {
+                (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({
+                        "error": "invalid_request",
+                        "error_description": format!("could not read {body}"),
+                    })),
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/oauth2/revoke",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        let http = TokenEndpointClient::new(
+            crate::retry::RetryPolicy {
+                max_attempts: 1,
+                ..Default::default()
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let secret = SecretString::from("app-secret-4711");
+        let token = SecretString::from("box-token-0815");
+        let error = revoke(&http, &url, ("app", &secret), &token)
+            .await
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains("invalid_request"), "{shown}");
+        assert!(!shown.contains("app-secret-4711"), "{shown}");
+        assert!(!shown.contains("box-token-0815"), "{shown}");
+        server.abort();
+    }
+
     #[test]
     fn token_answers_are_parsed() {
         let t = parse_token(

@@ -324,7 +324,7 @@ fn check_duration(
 
 /// An absolute URL without query, fragment or credentials; `https` unless the
 /// host is loopback or plain HTTP is explicitly allowed.
-fn check_url(key: &str, value: &str, allow_http: bool) -> Result<Url, BrokerError> {
+fn check_url(key: &'static str, value: &str, allow_http: bool) -> Result<Url, BrokerError> {
     let url = Url::parse(value.trim()).map_err(|e| BrokerError::config(key, e))?;
     if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(BrokerError::config(
@@ -335,13 +335,10 @@ fn check_url(key: &str, value: &str, allow_http: bool) -> Result<Url, BrokerErro
     if !url.username().is_empty() || url.password().is_some() {
         return Err(BrokerError::config(key, "must not contain credentials"));
     }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_http || crate::setting::is_loopback_host(&url) => Ok(url),
-        "http" => Err(BrokerError::config(
-            key,
-            "must be https (plain http is allowed for loopback hosts, or with box.allow_insecure_http = true)",
-        )),
-        _ => Err(BrokerError::config(key, "must be an http(s) URL")),
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(BrokerError::config(key, "must be an http(s) URL"));
     }
+    crate::setting::check_transport(&url, key, ("box.allow_insecure_http", allow_http))
+        .map_err(|e| BrokerError::config(key, e.message))?;
+    Ok(url)
 }

@@ -67,15 +67,20 @@ struct ToolCallParams<'a> {
 }
 
 pub fn classify(body: &[u8]) -> Result<Message<'_>, BodyError> {
-    serde_json::from_slice::<IgnoredAny>(body).map_err(|_| BodyError::Parse)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    // One parse on the way every good body takes; only a refused one is parsed again,
+    // to tell "not JSON" (-32700) from "not one message" (-32600).
+    let not_json_or = |invalid: BodyError| match serde_json::from_slice::<IgnoredAny>(body) {
+        Ok(_) => invalid,
+        Err(_) => BodyError::Parse,
+    };
     if first != Some(&b'{') {
-        return Err(BodyError::Invalid(
+        return Err(not_json_or(BodyError::Invalid(
             "the body must be one JSON-RPC message (an object); batches are not supported",
-        ));
+        )));
     }
     let envelope: Envelope<'_> = serde_json::from_slice(body)
-        .map_err(|_| BodyError::Invalid("a member is malformed or given twice"))?;
+        .map_err(|_| not_json_or(BodyError::Invalid("a member is malformed or given twice")))?;
     if envelope.jsonrpc.as_deref() != Some("2.0") {
         return Err(BodyError::Invalid("`jsonrpc` must be \"2.0\""));
     }

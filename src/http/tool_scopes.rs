@@ -72,15 +72,14 @@ pub async fn require_tool_scopes(
         && state.may_use(&principal, tool)
     {
         let needed = catalog::oauth_scopes(tool.action);
-        if !state.scope_check.all(&principal, needed)
-            && state.tool_error_clients.matches(&principal)
-        {
+        let lacking = !state.scope_check.all(&principal, needed);
+        if lacking && state.tool_error_clients.matches(&principal) {
             // The MCP layer answers, and audits, the call as a tool error.
             parts.extensions.insert(ScopeShortfall {
                 required: needed.iter().map(|s| s.to_string()).collect(),
                 missing: state.scope_check.missing(&principal, needed),
             });
-        } else if !state.scope_check.all(&principal, needed) {
+        } else if lacking {
             tracing::info!(
                 code = "insufficient_scope",
                 tool = tool.name,
