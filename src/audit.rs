@@ -10,7 +10,8 @@
 //! - `box_credential`: a Box token minted for a caller: Box user, scopes, item and
 //!   strategy, never the token.
 //!
-//! Request events carry the client address (the TCP peer). Never a token, and never
+//! Request events carry the client address (the TCP peer, or the client a trusted
+//! proxy names). Never a token, and never
 //! an argument value (values can hold secrets or personal data): only the names of
 //! the arguments.
 
@@ -21,11 +22,17 @@ use crate::auth::Principal;
 /// The log target audit events are written to.
 pub const TARGET: &str = "box_mcp::audit";
 
-/// The TCP peer of an HTTP request, when the server runs with connect info.
+/// The client address of an HTTP request: the one resolved at the front of the
+/// router (through `http.trusted_proxies`), else the TCP peer.
 pub fn client_of(extensions: &http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip())
+        .get::<crate::client_addr::ClientAddr>()
+        .map(|addr| addr.0)
+        .or_else(|| {
+            extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip())
+        })
 }
 
 /// A `tools/call` decision.

@@ -1,7 +1,7 @@
 //! box-mcp: an MCP server for Box that is a pure OAuth 2.1 resource server.
 //!
-//! The request path, outermost first: request id and tracing → Host check →
-//! Origin check and CORS → body limit → bearer token verification
+//! The request path, outermost first: client address → request id and tracing →
+//! per-client rate limit → Host check → Origin check and CORS → body limit → bearer token verification
 //! ([`auth`]) → session binding → MCP ([`mcp`], rmcp) → tools ([`mcp::tools`]).
 
 pub mod audit;
@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod box_api;
 pub mod broker;
+pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod linked;

@@ -168,6 +168,9 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         authorizer: Authorizer::from_config(&raw.policy, catalog::policy_tools())
             .map_err(|e| anyhow::anyhow!("tool policy: {e}"))?,
         unauthenticated: unauthenticated_principal(settings),
+        trusted_proxies: crate::client_addr::TrustedProxies::parse(&raw.http.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
+        rate_limits: crate::http::rate_limit::RateLimits::new(&raw.rate_limit),
         issuer,
         urls,
     })

@@ -24,7 +24,7 @@ use crate::{
     auth::{AuthConfig, ClaimPaths, ClaimsConfig, StdioConfig},
     authz::PolicyConfig,
     broker::{BoxConfig, Plan},
-    http::{HttpConfig, SessionConfig},
+    http::{HttpConfig, SessionConfig, rate_limit::RateLimitConfig},
     setting::{InvalidSetting, check_http_url, check_transport},
     telemetry::LogConfig,
 };
@@ -55,6 +55,8 @@ pub struct Config {
     pub claims: ClaimsConfig,
     pub http: HttpConfig,
     pub session: SessionConfig,
+    /// `[rate_limit]`: per subject, per client address, and failed tokens.
+    pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
     pub stdio: StdioConfig,
     /// `[box]`: how box-mcp gets its Box credentials (see [`BoxConfig`]).
@@ -75,6 +77,7 @@ impl Default for Config {
             claims: ClaimsConfig::default(),
             http: HttpConfig::default(),
             session: SessionConfig::default(),
+            rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
             stdio: StdioConfig::default(),
             r#box: BoxConfig::default(),
@@ -211,6 +214,7 @@ impl Settings {
         raw.auth.validate(listen, insecure_http)?;
         raw.http.validate()?;
         raw.session.validate()?;
+        raw.rate_limit.validate()?;
         raw.log.validate()?;
         let box_plan = raw.r#box.validate_for(Some(&raw.auth.issuer))?;
         raw.policy.validate()?;

@@ -14,7 +14,7 @@ use axum::{
 };
 use http::header::AUTHORIZATION;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, rate_limit::Limit};
 use crate::auth::{CallerToken, Principal, bearer_token, token_in_query};
 
 pub async fn authenticate(
@@ -41,7 +41,8 @@ pub async fn authenticate(
         .ok()
         .and_then(|t| t.as_deref())
         .and_then(claimed_client);
-    match principal_for(&state, presented).await {
+    let client = crate::audit::client_of(request.extensions());
+    match principal_for(&state, presented, client).await {
         Ok(principal) => {
             tracing::Span::current().record("subject", principal.subject.as_str());
             request.headers_mut().remove(AUTHORIZATION);
@@ -96,6 +97,35 @@ fn presented_token(request: &Request) -> Result<Option<&str>, ApiError> {
 }
 
 async fn principal_for(
+    state: &AppState,
+    presented: Result<Option<String>, ApiError>,
+    client: Option<std::net::IpAddr>,
+) -> Result<Arc<Principal>, ApiError> {
+    let limits = state.rate_limits.as_ref();
+    let limited = |limit, retry_after| ApiError::RateLimited { limit, retry_after };
+    // An address that has spent its failed-token bucket gets no verification work.
+    if let (Some(limits), Some(client), Ok(Some(_))) = (limits, client, &presented) {
+        limits
+            .check_not_throttled(client)
+            .map_err(|wait| limited(Limit::FailedTokens, wait))?;
+    }
+    let principal = verified(state, presented).await;
+    if let (Some(limits), Some(client), Err(error)) = (limits, client, &principal)
+        && error.is_token_failure()
+    {
+        limits.token_refused(client);
+    }
+    let principal = principal?;
+    if let Some(limits) = limits {
+        limits
+            .check_subject(&principal)
+            .map_err(|wait| limited(Limit::Subject, wait))?;
+    }
+    Ok(principal)
+}
+
+/// The verified caller, with the scopes the endpoint requires.
+async fn verified(
     state: &AppState,
     presented: Result<Option<String>, ApiError>,
 ) -> Result<Arc<Principal>, ApiError> {

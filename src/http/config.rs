@@ -30,6 +30,11 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Open connections at most; a connection beyond is closed at once.
     pub max_connections: usize,
+    /// Proxies (addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-For`
+    /// say who the client is. Empty: the TCP peer is the client, and those headers
+    /// are ignored. List only your own load balancers: a listed address can make
+    /// any request look as if it came from anywhere.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +46,7 @@ impl Default for HttpConfig {
             max_body_bytes: 8 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -66,6 +72,8 @@ impl HttpConfig {
                 "must be at least 1",
             ));
         }
+        crate::client_addr::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| InvalidSetting::new("http.trusted_proxies", e))?;
         for origin in &self.allowed_origins {
             parse_origin(origin).map_err(|e| InvalidSetting::new("http.allowed_origins", e))?;
         }

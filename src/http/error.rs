@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{challenge::Challenge, jsonrpc_peek::BodyError};
+use super::{challenge::Challenge, jsonrpc_peek::BodyError, rate_limit::Limit};
 use crate::auth::{MalformedAuthorization, TokenRejection, VerifyError};
 
 /// Why a request to the MCP endpoint is refused before it reaches MCP.
@@ -42,6 +42,11 @@ pub enum ApiError {
     BadJsonRpc(#[from] BodyError),
     #[error("more than one {0} header")]
     DuplicateHeader(&'static str),
+    #[error("too many requests ({}); retry in {} s", limit.as_str(), retry_after_secs(*retry_after))]
+    RateLimited {
+        limit: Limit,
+        retry_after: std::time::Duration,
+    },
     #[error("this server holds as many MCP sessions as it may (session.max_sessions); retry later")]
     TooManySessions,
 }
@@ -82,6 +87,7 @@ impl ApiError {
             Self::BadJsonRpc(_) => "invalid_json_rpc",
             Self::DuplicateHeader(_) => "invalid_request",
             Self::TooManySessions => "too_many_sessions",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -98,7 +104,18 @@ impl ApiError {
             Self::IdpUnavailable(_) | Self::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
+    }
+
+    /// A token was presented and refused (bad, expired, malformed, or in the
+    /// query): what the failed-token limit counts. A missing token is the normal
+    /// first step of the OAuth flow and is not counted.
+    pub fn is_token_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidToken(_) | Self::MalformedAuthorization(_) | Self::TokenInQuery
+        )
     }
 
     /// The `WWW-Authenticate` value for this error, if it carries one (RFC 6750 §3).
@@ -141,6 +158,12 @@ impl ApiError {
                 "id": null,
                 "error": { "code": error.json_rpc_code(), "message": error.to_string() }
             }),
+            Self::RateLimited { limit, retry_after } => json!({
+                "error": self.code(),
+                "error_description": self.to_string(),
+                "limit": limit.as_str(),
+                "retry_after": retry_after_secs(*retry_after),
+            }),
             _ => json!({ "error": self.code(), "error_description": self.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
@@ -150,11 +173,25 @@ impl ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
-        if matches!(self, Self::IdpUnavailable(_) | Self::TooManySessions) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self {
+            Self::IdpUnavailable(_) | Self::TooManySessions => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::RateLimited { retry_after, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs(retry_after).into());
+            }
+            _ => {}
         }
         response
     }
+}
+
+/// `Retry-After` is in whole seconds (RFC 9110 §10.2.3): rounded up, at least one,
+/// so a client that waits that long finds a token in the bucket.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }

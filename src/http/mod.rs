@@ -10,6 +10,8 @@ pub mod health;
 mod jsonrpc_peek;
 pub mod listener;
 pub mod metadata;
+mod peer;
+pub mod rate_limit;
 pub mod refusals;
 pub mod request_id;
 pub mod scopes;
@@ -81,6 +83,10 @@ pub struct AppState {
     /// this principal, with no token, scope check or tool policy. `None` in every
     /// real deployment (configuration refuses the switch elsewhere).
     pub unauthenticated: Option<Arc<Principal>>,
+    /// Proxies whose forwarding headers name the client (`http.trusted_proxies`).
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// `None` when `rate_limit.enabled` is off.
+    pub rate_limits: Option<rate_limit::RateLimits>,
     /// Keep the caller's token for the tools ([`crate::auth::CallerToken`]): only
     /// when linked Box accounts need it for the IdP token exchange.
     pub keep_caller_token: bool,
@@ -129,7 +135,8 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .layer(from_fn_with_state(state.clone(), guard::check_origin))
         // DNS rebinding protection where it matters. Health probes (which send a
         // pod IP as Host) and the public metadata are not behind it.
-        .layer(from_fn_with_state(state.clone(), guard::check_host));
+        .layer(from_fn_with_state(state.clone(), guard::check_host))
+        .layer(from_fn_with_state(state.clone(), rate_limit::limit_client));
 
     let metadata = Router::new()
         .route(
@@ -153,7 +160,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(refusals::audit_refusals))
         .layer(
@@ -165,6 +172,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
                 .on_failure(()),
         )
         .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(from_fn_with_state(state, peer::resolve_client))
 }
 
 impl AppState {

@@ -20,6 +20,7 @@ mod linked_keycloak;
 mod log_secrets;
 mod policy_cli;
 mod policy_reload;
+mod rate_limits;
 mod rbac_http;
 mod stdio;
 mod verifier;
