@@ -29,10 +29,21 @@ pub struct Exhausted {
     pub retry_after: Option<Duration>,
 }
 
+/// Whom an exchange goes to, and the label its metrics carry.
+#[derive(Debug, Clone, Copy)]
+pub enum Upstream {
+    /// A Box endpoint, e.g. `POST /oauth2/token client_credentials`.
+    Box(&'static str),
+    /// An identity provider call, e.g. `token_exchange`.
+    Idp(&'static str),
+}
+
 /// How one exchange is described and bounded.
 pub struct Exchange<'a> {
     /// For logs and messages, e.g. "client-credentials grant".
     pub what: &'a str,
+    /// For the metrics of every attempt.
+    pub upstream: Upstream,
     pub retry: &'a RetryPolicy,
     /// Timeout of one attempt.
     pub timeout: Duration,
@@ -50,6 +61,19 @@ enum Failure {
     Connect(String),
 }
 
+fn record(upstream: Upstream, sent: &Result<reqwest::Response, reqwest::Error>, elapsed: Duration) {
+    use crate::telemetry::metrics::{self, Answered};
+    let answered = match sent {
+        Ok(response) => Answered::Status(response.status().as_u16()),
+        Err(e) if e.is_timeout() => Answered::Timeout,
+        Err(_) => Answered::NoAnswer,
+    };
+    match upstream {
+        Upstream::Box(endpoint) => metrics::box_request(endpoint.into(), answered, elapsed),
+        Upstream::Idp(call) => metrics::idp_request(call, answered, elapsed),
+    }
+}
+
 /// Sends the request `build` makes (rebuilt for every attempt) until an answer
 /// is final or the attempts or time run out. `build` may refuse with `E`.
 pub async fn send<E>(
@@ -62,7 +86,10 @@ pub async fn send<E>(
 
     while let Some(left) = attempts.start() {
         let request = build()?.timeout(exchange.timeout.min(left));
-        let wait_hint = match request.send().await {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        record(exchange.upstream, &sent, started.elapsed());
+        let wait_hint = match sent {
             Ok(response) => {
                 let status = response.status();
                 let hint = retry_after(response.headers());

@@ -66,6 +66,17 @@ impl Server {
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let refresher = self.state.keys.spawn_refresher();
+        // Histograms hold their samples until upkeep folds them in; without it
+        // (and with no scrapes) they would grow without bound.
+        let upkeep = self.state.metrics.map(|handle| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    handle.run_upkeep();
+                }
+            })
+        });
         // Keep the watcher alive as long as the server runs.
         let _policy_watcher = if self.settings.raw.policy.watch {
             Some(
@@ -92,6 +103,9 @@ impl Server {
         };
         crate::http::listener::serve(self.listener, app, limits, shutdown).await;
         refresher.abort();
+        if let Some(upkeep) = upkeep {
+            upkeep.abort();
+        }
         if let Some(context) = &self.state.box_context {
             let report = context.broker.revoke_issued(REVOKE_BUDGET).await;
             if report != Default::default() {
@@ -171,6 +185,14 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         trusted_proxies: crate::client_addr::TrustedProxies::parse(&raw.http.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
         rate_limits: crate::http::rate_limit::RateLimits::new(&raw.rate_limit),
+        metrics: if raw.metrics.enabled {
+            Some(
+                crate::telemetry::metrics::install()
+                    .context("cannot start the metrics recorder")?,
+            )
+        } else {
+            None
+        },
         issuer,
         urls,
     })

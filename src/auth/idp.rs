@@ -3,6 +3,7 @@
 //! Every call is bounded: no redirects, a timeout, and a cap on the body size, so a
 //! broken or hostile IdP answer becomes an [`IdpError`], never a hang.
 
+use crate::telemetry::metrics::{self, Answered};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;
@@ -78,7 +79,7 @@ impl IdpClient {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
-        let (body, _) = self.get(&url).await?;
+        let (body, _) = self.get(&url, "discovery").await?;
         let metadata: CoreProviderMetadata =
             serde_json::from_slice(&body).map_err(|e| IdpError::InvalidDocument {
                 url: url.clone(),
@@ -98,7 +99,7 @@ impl IdpClient {
 
     pub async fn fetch_jwks(&self, jwks_uri: &Url) -> Result<FetchedJwks, IdpError> {
         let url = jwks_uri.as_str();
-        let (body, max_age) = self.get(url).await?;
+        let (body, max_age) = self.get(url, "jwks").await?;
         #[derive(Deserialize)]
         struct RawSet {
             keys: Vec<serde_json::Value>,
@@ -120,7 +121,23 @@ impl IdpClient {
         })
     }
 
-    async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
+    async fn get(
+        &self,
+        url: &str,
+        call: &'static str,
+    ) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
+        let started = std::time::Instant::now();
+        let result = self.get_once(url).await;
+        let answered = match &result {
+            Ok(_) => Answered::Status(200),
+            Err(IdpError::Status { status, .. }) => Answered::Status(*status),
+            Err(_) => Answered::NoAnswer,
+        };
+        metrics::idp_request(call, answered, started.elapsed());
+        result
+    }
+
+    async fn get_once(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
         let unreachable = |e: reqwest::Error| IdpError::Unreachable {
             url: url.to_string(),
             reason: error_chain(&e),

@@ -36,6 +36,26 @@ pub enum TokenRejection {
 }
 
 impl TokenRejection {
+    /// A short, fixed code for the refusal (metrics, logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::MissingKeyId => "missing_kid",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim(_) => "invalid_claim",
+            Self::IssuedInTheFuture => "issued_in_the_future",
+            Self::UnsupportedCritical => "unsupported_crit",
+            Self::WrongType => "wrong_type",
+        }
+    }
+
     /// Whether the refusal holds for as long as the key set does. Not "not valid
     /// yet" or "issued in the future", which time undoes, nor "unknown key", whose remedy (a key-set refresh)
     /// only a fresh verification sets off.

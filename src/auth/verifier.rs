@@ -3,6 +3,7 @@
 //! ones so that a flood of one forged token costs the same, not a signature check
 //! per request.
 
+use crate::telemetry::metrics;
 use std::{
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -109,8 +110,10 @@ impl TokenVerifier {
             && unix_now() <= hit.principal.valid_until
             && self.keys.has_key(&hit.kid, &hit.material)
         {
+            metrics::cache("tokens", true);
             return Ok(hit.principal);
         }
+        metrics::cache("tokens", false);
         // Read before judging: if the keys change meanwhile, the refusal is kept
         // under the old generation and not believed.
         let key_generation = self.keys.generation();

@@ -30,6 +30,7 @@ mod watch;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use crate::telemetry::metrics;
 use std::{
     fmt,
     hash::{BuildHasher, RandomState},
@@ -182,7 +183,11 @@ impl PolicySnapshot {
                 .zip(entry.decision.subjects.iter())
                 .all(|(s, written)| s.is_written_as(written))
         {
+            metrics::cache("decisions", true);
             return entry.decision.clone();
+        }
+        if cache.is_some() {
+            metrics::cache("decisions", false);
         }
         let evaluation = self.policy.evaluate(relevant, tool, action.as_str());
         if let Some(error) = &evaluation.error {

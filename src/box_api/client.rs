@@ -3,6 +3,7 @@
 //! `Retry-After`, bounded in attempts and time), renews the credential once on a
 //! 401, and turns Box's answers into [`BoxError`]s.
 
+use crate::telemetry::metrics::{self, Answered};
 use std::{future::Future, time::Duration};
 
 use bytes::Bytes;
@@ -270,8 +271,22 @@ impl BoxClient {
                 builder.multipart(form)
             }
         };
-        let response = builder.send().await.map_err(transport_error)?;
-        read_answer(response, max_bytes, request.keep_prefix).await
+        let started = std::time::Instant::now();
+        let result = match builder.send().await.map_err(transport_error) {
+            Ok(response) => read_answer(response, max_bytes, request.keep_prefix).await,
+            Err(error) => Err(error),
+        };
+        let answered = match &result {
+            Ok(answer) => Answered::Status(answer.status.as_u16()),
+            Err(BoxError::Timeout) => Answered::Timeout,
+            Err(_) => Answered::NoAnswer,
+        };
+        metrics::box_request(
+            metrics::box_endpoint(&request.method, request.url.path()),
+            answered,
+            started.elapsed(),
+        );
+        result
     }
 
     /// Follows a download redirect without credentials (the URL is pre-signed).

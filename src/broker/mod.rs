@@ -34,6 +34,9 @@ mod mapping;
 mod plan;
 mod token_endpoint;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::telemetry::metrics;
 use std::{fmt, future::Future, sync::Arc, time::Instant};
 
 use moka::future::Cache;
@@ -640,9 +643,12 @@ impl Broker {
         subject: &Subject,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
         let key = cache::parent_key(grant.strategy(), subject.box_subject_type(), subject.id());
-        self.inner
+        let missed = AtomicBool::new(false);
+        let token = self
+            .inner
             .parents
             .try_get_with(key, async {
+                missed.store(true, Ordering::Relaxed);
                 let started = Instant::now();
                 let answer = grant
                     .fetch(&self.inner.http, &self.inner.token_url, subject)
@@ -661,7 +667,9 @@ impl Broker {
                 )))
             })
             .await
-            .map_err(unshare)
+            .map_err(unshare);
+        metrics::cache("box_parent_tokens", !missed.load(Ordering::Relaxed));
+        token
     }
 
     /// The downscoped token for (subject, scopes, resource), cached and coalesced.
@@ -690,9 +698,12 @@ impl Broker {
         request: &Normalized,
         parent: impl Future<Output = Result<Arc<IssuedToken>, BrokerError>>,
     ) -> Result<Arc<IssuedToken>, BrokerError> {
-        self.inner
+        let missed = AtomicBool::new(false);
+        let token = self
+            .inner
             .downscoped
             .try_get_with(key, async {
+                missed.store(true, Ordering::Relaxed);
                 let parent = parent.await?;
                 let started = Instant::now();
                 let answer = grant::exchange(
@@ -729,7 +740,10 @@ impl Broker {
                 Ok(Arc::new(token))
             })
             .await
-            .map_err(unshare)
+            .map_err(unshare);
+        // A caller that waited on another's miss counts as a hit: it minted nothing.
+        metrics::cache("box_credentials", !missed.load(Ordering::Relaxed));
+        token
     }
 
     /// The caller's linked Box token, cached per caller for at most

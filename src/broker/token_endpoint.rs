@@ -48,6 +48,18 @@ impl Call {
         }
     }
 
+    /// The Box endpoint, as metrics name it.
+    fn endpoint(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "POST /oauth2/token client_credentials",
+            Self::JwtBearer => "POST /oauth2/token jwt_bearer",
+            Self::TokenExchange => "POST /oauth2/token token_exchange",
+            Self::UserLookup => "GET /2.0/users",
+            Self::CurrentUser => "GET /2.0/users/me",
+            Self::Revoke => "POST /oauth2/revoke",
+        }
+    }
+
     fn is_token_endpoint(self) -> bool {
         matches!(
             self,
@@ -104,6 +116,7 @@ impl TokenEndpointClient {
         let failure_code = |body: &[u8]| parse_error_body(body, secrets, "").0;
         let exchange = Exchange {
             what: call.describe(),
+            upstream: outbound::Upstream::Box(call.endpoint()),
             retry: &self.retry,
             timeout: self.timeout,
             max_bytes: call.max_bytes(),

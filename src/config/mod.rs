@@ -26,7 +26,7 @@ use crate::{
     broker::{BoxConfig, Plan},
     http::{HttpConfig, SessionConfig, rate_limit::RateLimitConfig},
     setting::{InvalidSetting, check_http_url, check_transport},
-    telemetry::LogConfig,
+    telemetry::{LogConfig, MetricsConfig},
 };
 
 #[cfg(test)]
@@ -58,6 +58,8 @@ pub struct Config {
     /// `[rate_limit]`: per subject, per client address, and failed tokens.
     pub rate_limit: RateLimitConfig,
     pub log: LogConfig,
+    /// `[metrics]`: Prometheus metrics at `/metrics`.
+    pub metrics: MetricsConfig,
     pub stdio: StdioConfig,
     /// `[box]`: how box-mcp gets its Box credentials (see [`BoxConfig`]).
     pub r#box: BoxConfig,
@@ -79,6 +81,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
             stdio: StdioConfig::default(),
             r#box: BoxConfig::default(),
             policy: PolicyConfig::default(),

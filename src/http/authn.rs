@@ -16,6 +16,7 @@ use http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState, rate_limit::Limit};
 use crate::auth::{CallerToken, Principal, bearer_token, token_in_query};
+use crate::telemetry::metrics;
 
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
@@ -44,6 +45,7 @@ pub async fn authenticate(
     let client = crate::audit::client_of(request.extensions());
     match principal_for(&state, presented, client).await {
         Ok(principal) => {
+            metrics::auth("ok");
             tracing::Span::current().record("subject", principal.subject.as_str());
             request.headers_mut().remove(AUTHORIZATION);
             request.extensions_mut().insert(principal);
@@ -53,6 +55,10 @@ pub async fn authenticate(
             next.run(request).await
         }
         Err(error) => {
+            metrics::auth(match &error {
+                ApiError::InvalidToken(reason) => reason.code(),
+                other => other.code(),
+            });
             match &error {
                 ApiError::InvalidToken(reason) => {
                     tracing::info!(code = error.code(), %reason, "request refused")

@@ -2,7 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use metrics::{counter, gauge};
 use serde_json::json;
 
 use super::AppState;
@@ -28,40 +34,29 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-/// `/metrics`: Prometheus text exposition of the server's own state.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+/// `/metrics`: Prometheus text exposition. The state gauges are set from their
+/// sources at each scrape; counters and histograms are recorded where things happen.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let Some(handle) = state.metrics else {
+        return (StatusCode::NOT_FOUND, "metrics are off (metrics.enabled)\n").into_response();
+    };
     let policy = state.authorizer.status();
     let keys = match state.keys.readiness() {
         Readiness::Ready { keys, .. } => keys,
         Readiness::Starting { .. } => 0,
     };
-    let body = format!(
-        "# HELP box_mcp_policy_generation Successful loads of the tool policy.\n\
-         # TYPE box_mcp_policy_generation gauge\n\
-         box_mcp_policy_generation {}\n\
-         # HELP box_mcp_policy_reload_failures_total Policy reloads that failed (the last good policy stayed).\n\
-         # TYPE box_mcp_policy_reload_failures_total counter\n\
-         box_mcp_policy_reload_failures_total {}\n\
-         # HELP box_mcp_policy_cached_decisions Decisions cached for the policy in force.\n\
-         # TYPE box_mcp_policy_cached_decisions gauge\n\
-         box_mcp_policy_cached_decisions {}\n\
-         # HELP box_mcp_issuer_keys Signing keys loaded from the issuer's JWKS.\n\
-         # TYPE box_mcp_issuer_keys gauge\n\
-         box_mcp_issuer_keys {}\n\
-         # HELP box_mcp_verified_tokens_cached Verified access tokens in the cache.\n\
-         # TYPE box_mcp_verified_tokens_cached gauge\n\
-         box_mcp_verified_tokens_cached {}\n",
-        policy.generation,
-        policy.reload_failures,
-        policy.cached_decisions,
-        keys,
-        state.verifier.cached_entries(),
-    );
+    gauge!("box_mcp_policy_generation").set(policy.generation as f64);
+    counter!("box_mcp_policy_reload_failures_total").absolute(policy.reload_failures);
+    gauge!("box_mcp_policy_cached_decisions").set(policy.cached_decisions as f64);
+    gauge!("box_mcp_issuer_keys").set(keys as f64);
+    gauge!("box_mcp_verified_tokens_cached").set(state.verifier.cached_entries() as f64);
+    gauge!("box_mcp_sessions").set(state.sessions.bound() as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        body,
+        handle.render(),
     )
+        .into_response()
 }

@@ -14,6 +14,7 @@ mod peer;
 pub mod rate_limit;
 pub mod refusals;
 pub mod request_id;
+mod request_metrics;
 pub mod scopes;
 pub mod sessions;
 pub mod tool_scopes;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// `None` when `rate_limit.enabled` is off.
     pub rate_limits: Option<rate_limit::RateLimits>,
+    /// The Prometheus recorder, when `metrics.enabled` (else `/metrics` is 404).
+    pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
     /// Keep the caller's token for the tools ([`crate::auth::CallerToken`]): only
     /// when linked Box accounts need it for the IdP token exchange.
     pub keep_caller_token: bool,
@@ -163,6 +166,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .with_state(state.clone())
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(refusals::audit_refusals))
+        .layer(axum::middleware::from_fn(request_metrics::record))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_id::make_span)

@@ -50,6 +50,11 @@ impl SessionBindings {
         self.owners.get(session)
     }
 
+    /// Sessions bound now (approximate: expiries are settled lazily).
+    pub fn bound(&self) -> u64 {
+        self.owners.entry_count()
+    }
+
     /// Whether another session may be created now.
     fn has_room(&self) -> bool {
         // The count lags behind inserts, expiries and removals; settle it first (only

@@ -119,7 +119,7 @@ impl IdpClient {
     /// redacted from any text the IdP sends back.
     async fn post_form(
         &self,
-        what: &str,
+        what: &'static str,
         url: &Url,
         fields: &[(&str, &str)],
         secrets: &[&str],
@@ -139,7 +139,7 @@ impl IdpClient {
     /// A GET with a bearer token; `transient` says which statuses are retried.
     async fn get_bearer(
         &self,
-        what: &str,
+        what: &'static str,
         url: &Url,
         bearer: &str,
         transient: fn(StatusCode) -> bool,
@@ -152,7 +152,7 @@ impl IdpClient {
 
     async fn send(
         &self,
-        what: &str,
+        what: &'static str,
         secrets: &[&str],
         transient: fn(StatusCode) -> bool,
         build: impl Fn() -> reqwest::RequestBuilder,
@@ -160,6 +160,7 @@ impl IdpClient {
         let failure_code = |body: &[u8]| parse_error_body(body, secrets, "").0;
         let exchange = Exchange {
             what,
+            upstream: outbound::Upstream::Idp(what),
             retry: &self.retry,
             timeout: self.timeout,
             max_bytes: MAX_IDP_BYTES,

@@ -5,6 +5,7 @@
 
 pub mod tools;
 
+use crate::telemetry::metrics::{self, ToolOutcome};
 use std::sync::Arc;
 
 use rmcp::{
@@ -195,6 +196,8 @@ impl ServerHandler for BoxMcp {
         audit.argument_names = argument_names.iter().map(String::as_str).collect();
 
         let declared = catalog::find(&name);
+        // The metrics label: a catalog name, never what the client wrote.
+        let tool_label = declared.map_or("unknown", |t| t.name);
         let decision = declared.map(|t| self.policy.decide(&caller, t));
         audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.action));
         audit.rule = decision.as_ref().and_then(|d| d.rule.as_deref());
@@ -208,6 +211,7 @@ impl ServerHandler for BoxMcp {
                 "unknown_tool"
             };
             audit.latency(started.elapsed()).emit();
+            metrics::tool_call(tool_label, ToolOutcome::Refused, started.elapsed());
             return Err(ErrorData::invalid_params("tool not found", None));
         }
         // The HTTP layer let this call through without a scope it needs, for a client
@@ -221,6 +225,7 @@ impl ServerHandler for BoxMcp {
             audit.decision = "insufficient_scope";
             audit.outcome = "refused";
             audit.latency(started.elapsed()).emit();
+            metrics::tool_call(tool_label, ToolOutcome::Refused, started.elapsed());
             return tools::respond(Err(tools::ToolError::InsufficientScope(shortfall.clone())))
                 .map(CallToolResponse::Complete);
         }
@@ -250,6 +255,12 @@ impl ServerHandler for BoxMcp {
             }
             Err(_) => result,
         };
+        let measured = match &result {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => ToolOutcome::Error,
+            Ok(_) => ToolOutcome::Ok,
+            Err(_) => ToolOutcome::Refused,
+        };
+        metrics::tool_call(tool_label, measured, started.elapsed());
         let outcome = match &result {
             Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => format!(
                 "error:{}",

@@ -1,4 +1,4 @@
-//! `[log]`: how and where box-mcp logs.
+//! `[log]`: how and where box-mcp logs; `[metrics]`: whether it keeps metrics.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,5 +37,19 @@ impl LogConfig {
         tracing_subscriber::EnvFilter::try_new(&self.level)
             .map(drop)
             .map_err(|e| InvalidSetting::new("log.level", e))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Keep Prometheus metrics and serve them at `/metrics`. Off: `/metrics` is 404
+    /// and nothing is recorded (the benchmarks' baseline).
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }

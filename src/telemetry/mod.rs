@@ -9,9 +9,10 @@ use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
 use crate::audit;
 
 mod config;
+pub mod metrics;
 mod request_id;
 
-pub use config::{LogConfig, LogFormat};
+pub use config::{LogConfig, LogFormat, MetricsConfig};
 pub use request_id::RequestId;
 
 /// Where log lines go: stdout for the HTTP server, stderr over stdio (where stdout

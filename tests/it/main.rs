@@ -18,6 +18,7 @@ mod keycloak_clients;
 mod linked_flows;
 mod linked_keycloak;
 mod log_secrets;
+mod metrics;
 mod policy_cli;
 mod policy_reload;
 mod rate_limits;
