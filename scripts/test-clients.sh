@@ -2,7 +2,7 @@
 # box-mcp against real, independent MCP clients, the bundled Keycloak and the Box sandbox:
 # the official TypeScript SDK v1 (2025-era protocol) and v2 (2026-07-28), the official Python
 # SDK (pytest), the MCP Inspector CLI and mcp-remote (the stdio proxy users put in front of
-# desktop apps).
+# desktop apps), and the TypeScript SDK once more over box-mcp's own TLS listener.
 # The SDK tests start from nothing but the server URL and must find Keycloak, register a
 # client dynamically and log in with PKCE on their own (headless login and consent); the
 # TypeScript SDK also steps up to box:write on a 403 insufficient_scope.
@@ -183,6 +183,9 @@ unset_args=()
 while IFS= read -r var; do
     case "$var" in BOX_MCP_*) unset_args+=(-u "$var") ;; esac
 done < <(compgen -e)
+# How start_box_mcp checks readiness: plain http, or (for the TLS stage) https trusting the test CA.
+SCHEME=http
+CURL_TLS=()
 # start_box_mcp LOG [BOX_MCP_KEY=VALUE ...]
 start_box_mcp() {
     local log="$1"
@@ -204,18 +207,18 @@ start_box_mcp() {
             MCP_PID=""
             die "box-mcp exited during start-up (log above, ${log})"
         fi
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${PORT}/readyz" || true)" = 200 ]; then
+        if [ "$(curl -s "${CURL_TLS[@]}" -o /dev/null -w '%{http_code}' --max-time 2 "${SCHEME}://127.0.0.1:${PORT}/readyz" || true)" = 200 ]; then
             ready=1
             break
         fi
         sleep 0.2
     done
     if [ -z "$ready" ]; then
-        curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz" >&2 || true
+        curl -s "${CURL_TLS[@]}" --max-time 2 "${SCHEME}://127.0.0.1:${PORT}/readyz" >&2 || true
         tail -n 40 "$log" >&2 || true
         die "box-mcp did not become ready within 30 s"
     fi
-    echo "ready: $(curl -s --max-time 2 "http://127.0.0.1:${PORT}/readyz")"
+    echo "ready: $(curl -s "${CURL_TLS[@]}" --max-time 2 "${SCHEME}://127.0.0.1:${PORT}/readyz")"
 }
 # Box for every suite: the sandbox the Rust tests (or the set-up above) started. The
 # first stage uses managed users (CCG user tokens, each caller's box_user_id); the last
@@ -292,6 +295,35 @@ no_jwt_in_linked_log() {
     [ "$n" = 0 ]
 }
 run_suite "no token in the linked box-mcp log" no_jwt_in_linked_log
+
+# box-mcp's own TLS listener: a test CA and a certificate for 127.0.0.1 (openssl), the
+# public URL https. Keycloak's audience mapper names the http URL of this port, so that one
+# is accepted as an extra audience; the SDK itself sees and asks for the https resource.
+TLS_DIR="$RUN_DIR/tls"
+rm -rf "$TLS_DIR" && mkdir -p "$TLS_DIR"
+make_test_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=box-mcp test CA" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$TLS_DIR/ext" &&
+    openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+        -CAcreateserial -days 2 -extfile "$TLS_DIR/ext" -out "$TLS_DIR/server.pem"
+} >/dev/null 2>&1
+command -v openssl >/dev/null 2>&1 || die "'openssl' is required for the TLS stage"
+make_test_ca || die "could not make the test CA with openssl"
+say "restarting box-mcp on https://127.0.0.1:${PORT}/mcp (its own TLS listener, test CA)"
+stop_box_mcp
+SCHEME=https
+CURL_TLS=(--cacert "$TLS_DIR/ca.pem")
+start_box_mcp "$RUN_DIR/box-mcp-tls.log" \
+    BOX_MCP_PUBLIC_BASE_URL="https://127.0.0.1:${PORT}" \
+    BOX_MCP_AUTH__EXTRA_AUDIENCES="[\"http://127.0.0.1:${PORT}/mcp\"]" \
+    BOX_MCP_TLS__CERT_FILE="$TLS_DIR/server.pem" BOX_MCP_TLS__KEY_FILE="$TLS_DIR/server.key"
+run_suite "TypeScript SDK over box-mcp's TLS listener (@modelcontextprotocol/sdk, node --test)" \
+    env BOX_MCP_TEST_MCP_URL="https://127.0.0.1:${PORT}/mcp" NODE_EXTRA_CA_CERTS="$PWD/$TLS_DIR/ca.pem" \
+    bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-tls.test.mjs"
 
 say "done in $(($(date +%s) - T0)) s"
 if [ "${#failed[@]}" -gt 0 ]; then

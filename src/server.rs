@@ -18,6 +18,7 @@ use crate::{
     http::{
         AppState, PublicUrls, challenge::Challenge, guard::RequestGuard,
         metadata::ProtectedResourceMetadata, scopes::ScopeCheck, sessions::SessionBindings,
+        tls::Tls,
     },
     mcp::tools::{BoxContext, catalog},
 };
@@ -31,6 +32,7 @@ pub struct Server {
     listener: TcpListener,
     settings: Settings,
     state: Arc<AppState>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl Server {
@@ -41,15 +43,25 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let bound = listener.local_addr()?;
+        let tls = match &settings.tls {
+            Some((cert, key, pair)) => Some(Arc::new(
+                Tls::new((cert.clone(), key.clone()), pair.clone()).context("cannot set up TLS")?,
+            )),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let base = match &settings.public_base_url {
             Some(url) => url.clone(),
-            None => Url::parse(&format!("http://{bound}")).context("bound address is not a URL")?,
+            None => {
+                Url::parse(&format!("{scheme}://{bound}")).context("bound address is not a URL")?
+            }
         };
         let state = Arc::new(build_state(&settings, &base)?);
         Ok(Self {
             listener,
             settings,
             state,
+            tls,
         })
     }
 
@@ -95,13 +107,22 @@ impl Server {
             resource = %self.state.urls.resource,
             issuer = %self.state.issuer,
             stateless = self.settings.raw.stateless,
+            tls = self.tls.is_some(),
             "listening"
         );
         let limits = crate::http::listener::ConnectionLimits {
             header_read_timeout: self.settings.raw.http.header_read_timeout,
             max_connections: self.settings.raw.http.max_connections,
         };
-        crate::http::listener::serve(self.listener, app, limits, shutdown).await;
+        let reloader = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.spawn_reloader(self.settings.raw.tls.reload_interval));
+        let acceptor = self.tls.as_ref().map(|tls| tls.acceptor());
+        crate::http::listener::serve(self.listener, app, limits, acceptor, shutdown).await;
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         refresher.abort();
         if let Some(upkeep) = upkeep {
             upkeep.abort();

@@ -24,7 +24,11 @@ use crate::{
     auth::{AuthConfig, ClaimPaths, ClaimsConfig, StdioConfig},
     authz::PolicyConfig,
     broker::{BoxConfig, Plan},
-    http::{HttpConfig, SessionConfig, rate_limit::RateLimitConfig},
+    http::{
+        HttpConfig, SessionConfig,
+        rate_limit::RateLimitConfig,
+        tls::{LoadedPair, TlsConfig},
+    },
     setting::{InvalidSetting, check_http_url, check_transport},
     telemetry::{LogConfig, MetricsConfig},
 };
@@ -54,6 +58,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub claims: ClaimsConfig,
     pub http: HttpConfig,
+    /// `[tls]`: native TLS on the listener.
+    pub tls: TlsConfig,
     pub session: SessionConfig,
     /// `[rate_limit]`: per subject, per client address, and failed tokens.
     pub rate_limit: RateLimitConfig,
@@ -78,6 +84,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             claims: ClaimsConfig::default(),
             http: HttpConfig::default(),
+            tls: TlsConfig::default(),
             session: SessionConfig::default(),
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
@@ -179,6 +186,8 @@ pub struct Settings {
     pub scopes_supported: Vec<String>,
     /// `[box]`, checked and resolved (JWT app and mapping files read, once).
     pub box_plan: Plan,
+    /// `[tls]`'s files, read and checked, when TLS is on.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf, LoadedPair)>,
 }
 
 impl Settings {
@@ -218,6 +227,15 @@ impl Settings {
         raw.http.validate()?;
         raw.session.validate()?;
         raw.rate_limit.validate()?;
+        raw.tls.validate()?;
+        let tls = match raw.tls.files()? {
+            Some((cert, key)) => {
+                let pair = crate::http::tls::load_pair(&cert, &key)
+                    .map_err(|e| ConfigError::invalid("tls", e))?;
+                Some((cert, key, pair))
+            }
+            None => None,
+        };
         raw.log.validate()?;
         let box_plan = raw.r#box.validate_for(Some(&raw.auth.issuer))?;
         raw.policy.validate()?;
@@ -229,6 +247,7 @@ impl Settings {
             claims: raw.claims.resolve(),
             scopes_supported: raw.auth.scopes_supported(),
             box_plan,
+            tls,
             raw,
         })
     }

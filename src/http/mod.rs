@@ -17,6 +17,7 @@ pub mod request_id;
 mod request_metrics;
 pub mod scopes;
 pub mod sessions;
+pub mod tls;
 pub mod tool_scopes;
 
 use std::sync::Arc;

@@ -24,4 +24,5 @@ mod policy_reload;
 mod rate_limits;
 mod rbac_http;
 mod stdio;
+mod tls;
 mod verifier;

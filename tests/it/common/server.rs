@@ -94,6 +94,20 @@ impl ServerProcess {
         }
     }
 
+    /// The same server reached over TLS (`tls.*` set at start), trusting `ca_pem`.
+    pub fn over_tls(mut self, ca_pem: &str) -> Self {
+        self.base = self.base.replacen("http://", "https://", 1);
+        self.resource = format!("{}/mcp", self.base);
+        self.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .pool_idle_timeout(Duration::from_secs(5))
+            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        self
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }
