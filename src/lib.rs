@@ -14,6 +14,7 @@ pub mod config;
 pub mod http;
 pub mod linked;
 pub mod mcp;
+pub mod metrics;
 pub mod outbound;
 pub mod remote_error;
 pub mod retry;

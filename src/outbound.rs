@@ -62,7 +62,7 @@ enum Failure {
 }
 
 fn record(upstream: Upstream, sent: &Result<reqwest::Response, reqwest::Error>, elapsed: Duration) {
-    use crate::telemetry::metrics::{self, Answered};
+    use crate::metrics::{self, Answered};
     let answered = match sent {
         Ok(response) => Answered::Status(response.status().as_u16()),
         Err(e) if e.is_timeout() => Answered::Timeout,

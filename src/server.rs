@@ -207,10 +207,7 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
             .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
         rate_limits: crate::http::rate_limit::RateLimits::new(&raw.rate_limit),
         metrics: if raw.metrics.enabled {
-            Some(
-                crate::telemetry::metrics::install()
-                    .context("cannot start the metrics recorder")?,
-            )
+            Some(crate::metrics::install().context("cannot start the metrics recorder")?)
         } else {
             None
         },

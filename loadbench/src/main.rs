@@ -28,7 +28,7 @@ use clap::Parser;
 
 use fixture::{Fixture, PUBLIC_BASE_URL};
 use report::LoadResult;
-use scenarios::{Call, Callers, SCENARIOS, Scenario};
+use scenarios::{Call, Callers, Edge, SCENARIOS, Scenario};
 use server::ServerProcess;
 use wrk::Tokens;
 
@@ -283,6 +283,26 @@ fn server_env(
     ];
     if !authenticated {
         env.push(("BOX_MCP_AUTH__INSECURE_DISABLED", "true".into()));
+    }
+    match scenario.edge {
+        // Every request is counted and checked, against buckets no run can empty
+        // (every request comes from 127.0.0.1, most from one user).
+        Edge::On => env.extend([
+            (
+                "BOX_MCP_RATE_LIMIT__PER_SUBJECT__PER_SECOND",
+                "1000000".into(),
+            ),
+            ("BOX_MCP_RATE_LIMIT__PER_SUBJECT__BURST", "1000000".into()),
+            (
+                "BOX_MCP_RATE_LIMIT__PER_CLIENT__PER_SECOND",
+                "1000000".into(),
+            ),
+            ("BOX_MCP_RATE_LIMIT__PER_CLIENT__BURST", "1000000".into()),
+        ]),
+        Edge::Off => env.extend([
+            ("BOX_MCP_RATE_LIMIT__ENABLED", "false".into()),
+            ("BOX_MCP_METRICS__ENABLED", "false".into()),
+        ]),
     }
     let mut env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     if scenario.linked {

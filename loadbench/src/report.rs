@@ -99,6 +99,22 @@ pub fn judge(micro: &[MicroResult], load: &[LoadResult]) -> Vec<Judged> {
         j.target = "≥ 90 %".into();
         out.push(j);
     }
+    for (id, base) in [("2e", "2"), ("3e", "3")] {
+        let mut j = find(load, id, 64).map_or_else(missing, |r| {
+            let ratio = ratio(load, r);
+            Judged {
+                what: String::new(),
+                target: String::new(),
+                measured: ratio.map_or("not measured".into(), |x| format!("{:.1} %", x * 100.0)),
+                met: ratio.map(|x| x >= 0.97),
+            }
+        });
+        j.what = format!(
+            "scenario {id} throughput at 64 connections (rate limits and metrics on), vs scenario {base} (off)"
+        );
+        j.target = "≥ 97 %".into();
+        out.push(j);
+    }
     let mut j = find(load, "4", 1).map_or_else(missing, |r| {
         let overhead = r.overhead_p50_us();
         Judged {

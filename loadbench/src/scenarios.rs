@@ -50,6 +50,16 @@ pub struct Scenario {
     /// The caller's Box account is linked at the IdP (`per_user_token = "linked"`),
     /// not a managed user found by claim.
     pub linked: bool,
+    /// Rate limits and metrics on (as deployed, with limits no request reaches) or
+    /// off, to measure what they cost.
+    pub edge: Edge,
+}
+
+/// The production edge's per-request work: rate limits and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    On,
+    Off,
 }
 
 impl Scenario {
@@ -67,15 +77,27 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: true,
         baseline: None,
         linked: false,
+        edge: Edge::Off,
     },
     Scenario {
         id: "2",
-        title: "tools/list, full auth + RBAC",
+        title: "tools/list, full auth + RBAC (rate limits and metrics off)",
         call: Call::ToolsList,
         callers: Callers::One,
         warm_up: true,
         baseline: Some("1"),
         linked: false,
+        edge: Edge::Off,
+    },
+    Scenario {
+        id: "2e",
+        title: "tools/list, full auth + RBAC, rate limits and metrics on",
+        call: Call::ToolsList,
+        callers: Callers::One,
+        warm_up: true,
+        baseline: Some("2"),
+        linked: false,
+        edge: Edge::On,
     },
     Scenario {
         id: "3b",
@@ -85,15 +107,27 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: true,
         baseline: Some("1"),
         linked: false,
+        edge: Edge::Off,
     },
     Scenario {
         id: "3",
-        title: "tools/call whoami, full auth + RBAC",
+        title: "tools/call whoami, full auth + RBAC (rate limits and metrics off)",
         call: Call::Whoami,
         callers: Callers::One,
         warm_up: true,
         baseline: Some("3b"),
         linked: false,
+        edge: Edge::Off,
+    },
+    Scenario {
+        id: "3e",
+        title: "tools/call whoami, full auth + RBAC, rate limits and metrics on",
+        call: Call::Whoami,
+        callers: Callers::One,
+        warm_up: true,
+        baseline: Some("3"),
+        linked: false,
+        edge: Edge::On,
     },
     Scenario {
         id: "4",
@@ -103,6 +137,7 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: true,
         baseline: Some("1"),
         linked: false,
+        edge: Edge::On,
     },
     Scenario {
         id: "5",
@@ -112,6 +147,7 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: false,
         baseline: Some("1"),
         linked: false,
+        edge: Edge::On,
     },
     Scenario {
         id: "6",
@@ -121,6 +157,7 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: false,
         baseline: Some("1"),
         linked: false,
+        edge: Edge::On,
     },
     Scenario {
         id: "7",
@@ -130,6 +167,7 @@ pub const SCENARIOS: &[Scenario] = &[
         warm_up: true,
         baseline: Some("4"),
         linked: true,
+        edge: Edge::On,
     },
 ];
 

@@ -3,7 +3,7 @@
 //! Every call is bounded: no redirects, a timeout, and a cap on the body size, so a
 //! broken or hostile IdP answer becomes an [`IdpError`], never a hang.
 
-use crate::telemetry::metrics::{self, Answered};
+use crate::metrics::{self, Answered};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;

@@ -3,7 +3,7 @@
 //! ones so that a flood of one forged token costs the same, not a signature check
 //! per request.
 
-use crate::telemetry::metrics;
+use crate::metrics;
 use std::{
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},

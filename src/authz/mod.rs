@@ -30,7 +30,7 @@ mod watch;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::telemetry::metrics;
+use crate::metrics;
 use std::{
     fmt,
     hash::{BuildHasher, RandomState},

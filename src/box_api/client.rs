@@ -3,7 +3,7 @@
 //! `Retry-After`, bounded in attempts and time), renews the credential once on a
 //! 401, and turns Box's answers into [`BoxError`]s.
 
-use crate::telemetry::metrics::{self, Answered};
+use crate::metrics::{self, Answered};
 use std::{future::Future, time::Duration};
 
 use bytes::Bytes;

@@ -36,7 +36,7 @@ mod token_endpoint;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::telemetry::metrics;
+use crate::metrics;
 use std::{fmt, future::Future, sync::Arc, time::Instant};
 
 use moka::future::Cache;

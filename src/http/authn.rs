@@ -16,7 +16,7 @@ use http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState, rate_limit::Limit};
 use crate::auth::{CallerToken, Principal, bearer_token, token_in_query};
-use crate::telemetry::metrics;
+use crate::metrics;
 
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,

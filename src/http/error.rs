@@ -143,7 +143,7 @@ impl ApiError {
     /// The one mapping from errors to HTTP responses.
     pub fn into_response_with(self, challenge: &Challenge) -> Response {
         if let Self::RateLimited { limit, .. } = &self {
-            crate::telemetry::metrics::rate_limited(limit.as_str());
+            crate::metrics::rate_limited(limit.as_str());
         }
         let status = self.status();
         let www_authenticate = self.www_authenticate(challenge);

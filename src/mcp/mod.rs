@@ -5,7 +5,7 @@
 
 pub mod tools;
 
-use crate::telemetry::metrics::{self, ToolOutcome};
+use crate::metrics::{self, ToolOutcome};
 use std::sync::Arc;
 
 use rmcp::{

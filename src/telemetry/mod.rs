@@ -9,7 +9,6 @@ use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
 use crate::audit;
 
 mod config;
-pub mod metrics;
 mod request_id;
 
 pub use config::{LogConfig, LogFormat, MetricsConfig};
