@@ -16,6 +16,7 @@ mod micro;
 mod report;
 mod scenarios;
 mod server;
+mod soak;
 mod wrk;
 
 use std::{
@@ -77,6 +78,16 @@ struct Cli {
     /// Only these scenarios (ids as in the report), e.g. `1,2`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Soak mode: one run of this many seconds at 256 connections instead of the
+    /// scenarios (no report; prints a JSON summary and writes it to --soak-out).
+    #[arg(long)]
+    soak: Option<u64>,
+    /// With --soak: inject faults (Box 429s and 503s, a JWKS outage, policy reloads).
+    #[arg(long, requires = "soak")]
+    soak_faults: bool,
+    /// With --soak: where the JSON summary goes.
+    #[arg(long, default_value = "target/soak.json")]
+    soak_out: PathBuf,
     /// The command line recorded in the report.
     #[arg(long, default_value = "scripts/bench.sh")]
     command: String,
@@ -105,6 +116,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         bail!("--users and --cold-users must be at least 1");
     }
     let fixture = Fixture::start(workdir.path(), cli.users, cli.cold_users).await?;
+    if cli.soak.is_some() {
+        let report = soak::run(&cli, &fixture, workdir.path(), cli.soak_faults).await?;
+        let json = serde_json::to_string_pretty(&report)?;
+        println!("{json}");
+        std::fs::write(&cli.soak_out, format!("{json}\n"))
+            .with_context(|| format!("cannot write {}", cli.soak_out.display()))?;
+        if report.failures > 0 {
+            bail!("the soak had {} failures", report.failures);
+        }
+        return Ok(());
+    }
     let mut load = Vec::new();
     for scenario in SCENARIOS {
         if !cli.only.is_empty() && !cli.only.iter().any(|id| id == scenario.id) {

@@ -330,6 +330,7 @@ mod tests {
             p99_us: p50_us * 2.0,
             p999_us: p50_us * 3.0,
             max_us: p50_us * 4.0,
+            outcomes: Default::default(),
         }
     }
 

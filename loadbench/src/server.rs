@@ -108,6 +108,17 @@ impl ServerProcess {
         parse_vm_hwm(&status).context("no VmHWM line in /proc/<pid>/status")
     }
 
+    /// The server's resident set now (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .context("cannot read the server's /proc status (Linux only)")?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS line in /proc/<pid>/status")
+    }
+
     /// Bytes the server has written to its log so far.
     pub fn log_bytes(&self) -> u64 {
         std::fs::metadata(&self.log_path).map_or(0, |m| m.len())

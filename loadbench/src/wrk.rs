@@ -55,6 +55,10 @@ pub struct Measured {
     pub p99_us: f64,
     pub p999_us: f64,
     pub max_us: f64,
+    /// Every answer by what it was: `ok`, `tool_error:<code>`, `jsonrpc_error`,
+    /// or `http_<status>` (socket errors and time-outs are counted above).
+    #[serde(default)]
+    pub outcomes: std::collections::BTreeMap<String, u64>,
 }
 
 impl Measured {
@@ -164,6 +168,7 @@ end
 
 function init(args)
   bad = 0
+  outcomes = {{}}
   reused = 0
   tokens = {{}}
   if token_mode ~= "none" then
@@ -215,10 +220,18 @@ function request()
 end
 
 function response(status, response_headers, response_body)
-  local ok = status == 200
-    and string.find(response_body, '"result":', 1, true) ~= nil
-    and string.find(response_body, '"isError":true', 1, true) == nil
-  if not ok then
+  local outcome
+  if status ~= 200 then
+    outcome = "http_" .. status
+  elseif string.find(response_body, '"isError":true', 1, true) ~= nil then
+    outcome = "tool_error:" .. (string.match(response_body, '"error":"([%w_]+)"') or "unknown")
+  elseif string.find(response_body, '"result":', 1, true) ~= nil then
+    outcome = "ok"
+  else
+    outcome = "jsonrpc_error"
+  end
+  outcomes[outcome] = (outcomes[outcome] or 0) + 1
+  if outcome ~= "ok" then
     bad = bad + 1
     if bad <= 3 then
       io.stderr:write(status .. " " .. string.sub(response_body, 1, 400) .. "\n")
@@ -229,18 +242,27 @@ end
 function done(summary, latency, requests)
   local bad_total = 0
   local reused_total = 0
+  local all_outcomes = {{}}
   for _, thread in ipairs(threads) do
     bad_total = bad_total + (thread:get("bad") or 0)
     reused_total = reused_total + (thread:get("reused") or 0)
+    for outcome, n in pairs(thread:get("outcomes") or {{}}) do
+      all_outcomes[outcome] = (all_outcomes[outcome] or 0) + n
+    end
+  end
+  local parts = {{}}
+  for outcome, n in pairs(all_outcomes) do
+    parts[#parts + 1] = string.format('"%s":%d', outcome, n)
   end
   local e = summary.errors
   io.write(string.format(
     'BENCH_RESULT {{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
     '"write_errors":%d,"status_errors":%d,"timeouts":%d,"bad_responses":%d,' ..
-    '"reused_tokens":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f}}\n',
+    '"reused_tokens":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,' ..
+    '"outcomes":{{%s}}}}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     bad_total, reused_total, latency:percentile(50), latency:percentile(99),
-    latency:percentile(99.9), latency.max))
+    latency:percentile(99.9), latency.max, table.concat(parts, ",")))
 end
 "#,
         body = lua_string(body),

@@ -36,6 +36,10 @@ pub struct FaultSpec {
     /// Delay before answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
+    /// Affect only every Nth matching call (1 in N, counted per rule): a steady
+    /// rate of faults, the same in every run (the soak benchmark's 5 % of 429s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_in: Option<u32>,
     /// Error code in the body (`ClientError.code`, or `OAuth2Error.error` on `/oauth2/…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -50,6 +54,9 @@ pub struct Fault {
     pub remaining: Option<u32>,
     /// Calls it has affected.
     pub hits: u64,
+    /// Matching calls seen (for `one_in`).
+    #[serde(skip)]
+    seen: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -60,6 +67,8 @@ pub enum FaultError {
     BadStatus(u16),
     #[error("latency_ms is capped at 60000")]
     TooSlow,
+    #[error("one_in must be at least 1")]
+    ZeroOneIn,
 }
 
 #[derive(Default)]
@@ -89,12 +98,16 @@ impl Faults {
         if spec.latency_ms.is_some_and(|l| l > 60_000) {
             return Err(FaultError::TooSlow);
         }
+        if spec.one_in == Some(0) {
+            return Err(FaultError::ZeroOneIn);
+        }
         self.next_id += 1;
         let fault = Fault {
             id: self.next_id,
             remaining: spec.times,
             spec,
             hits: 0,
+            seen: 0,
         };
         self.rules.push(fault.clone());
         Ok(fault)
@@ -125,6 +138,13 @@ impl Faults {
             if !matches {
                 continue;
             }
+            if let Some(n) = spec.one_in {
+                rule.seen += 1;
+                if rule.seen % u64::from(n) != 0 {
+                    continue;
+                }
+            }
+            let spec = &rule.spec;
             let answers = spec.status.is_some() && outcome.respond.is_none();
             let delays = spec.latency_ms.is_some();
             if !answers && !delays {
@@ -227,6 +247,28 @@ mod tests {
         assert!(f.take("PUT", "/2.0/files/1").respond.is_some());
         assert!(f.take("GET", "/2.0/files/1").respond.is_none());
         assert!(f.list().is_empty());
+    }
+
+    #[test]
+    fn one_in_n_affects_every_nth_matching_call_and_lets_the_rest_through() {
+        let mut f = Faults::default();
+        f.add(spec(json!({"path": "/2.0/", "status": 429, "one_in": 20})))
+            .unwrap();
+        f.add(spec(json!({"path": "/2.0/", "status": 503, "one_in": 97})))
+            .unwrap();
+        let mut statuses = std::collections::BTreeMap::new();
+        for _ in 0..1000 {
+            let status = f
+                .take("GET", "/2.0/folders/0")
+                .respond
+                .map(|(_, s)| s.status);
+            *statuses.entry(status.flatten()).or_insert(0) += 1;
+        }
+        // Each rule counts every matching call; 97 and 20 first meet at call 1940.
+        assert_eq!(statuses[&Some(429)], 50, "{statuses:?}");
+        assert_eq!(statuses[&Some(503)], 10, "{statuses:?}");
+        assert_eq!(statuses[&None], 940, "{statuses:?}");
+        assert!(f.add(spec(json!({"status": 429, "one_in": 0}))).is_err());
     }
 
     #[test]

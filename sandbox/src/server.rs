@@ -217,6 +217,11 @@ impl Sandbox {
         self.state.faults().add(spec)
     }
 
+    /// The faults in force, with their hit counts (as `GET /_sandbox/faults`).
+    pub fn faults(&self) -> Vec<Fault> {
+        self.state.faults().list()
+    }
+
     pub fn clear_faults(&self) {
         self.state.faults().clear();
     }
