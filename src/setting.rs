@@ -25,6 +25,38 @@ impl InvalidSetting {
     }
 }
 
+/// The largest file the configuration may name (policies, mapping file, Box app
+/// JSON, TLS certificate and key): far above any real one, and a bound on what a
+/// wrong path (`/dev/zero`, a log file) can make the server read.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a file the configuration names: a regular file (a symlink to one is
+/// fine) of at most [`MAX_CONFIG_FILE_BYTES`]. A FIFO or device is refused before
+/// it is opened, so a wrong path fails at once instead of blocking or filling memory.
+pub fn read_config_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_CONFIG_FILE_BYTES / (1024 * 1024)),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_config_file`] as UTF-8 text.
+pub fn read_config_text(path: &std::path::Path) -> std::io::Result<String> {
+    String::from_utf8(read_config_file(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// `url` is an absolute `http` or `https` URL with a host.
 pub fn check_http_url(url: &Url, key: &'static str) -> Result<(), InvalidSetting> {
     match url.scheme() {
@@ -131,6 +163,34 @@ pub mod id_string {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configuration_files_are_regular_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok.csv");
+        std::fs::write(&ok, "p, role:x, whoami, read\n").unwrap();
+        assert_eq!(read_config_text(&ok).unwrap(), "p, role:x, whoami, read\n");
+        let error = read_config_file(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.to_string(), "not a regular file");
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_CONFIG_FILE_BYTES + 1)
+            .unwrap();
+        assert!(
+            read_config_file(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("larger than")
+        );
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe]).unwrap();
+        assert!(read_config_text(&binary).is_err());
+        assert!(
+            read_config_file(dir.path()).is_err(),
+            "a directory is not a file"
+        );
+    }
 
     #[test]
     fn scope_tokens_follow_rfc_6749() {

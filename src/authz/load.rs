@@ -172,7 +172,7 @@ pub(crate) fn digest(model: &str, policy: &str) -> String {
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, PolicyError> {
-    std::fs::read_to_string(path)
+    crate::setting::read_config_text(path)
         .map_err(|e| PolicyError::new(path, None, format!("cannot read: {e}")))
 }
 

@@ -124,7 +124,7 @@ impl JwtApp {
     /// Reads and checks the Box app configuration file. `passphrase` overrides
     /// the file's `appAuth.passphrase`. Errors name the configuration key.
     pub fn load(path: &Path, passphrase: Option<&SecretString>) -> Result<Self, BrokerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::setting::read_config_text(path).map_err(|e| {
             BrokerError::config(
                 "box.jwt_config_file",
                 format!("cannot read {}: {e}", path.display()),

@@ -61,7 +61,7 @@ impl RawId {
 
 impl MappingFile {
     pub fn load(path: &Path) -> Result<Self, BrokerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::setting::read_config_text(path).map_err(|e| {
             BrokerError::config(KEY, format!("cannot read {}: {e}", path.display()))
         })?;
         let is_toml = path

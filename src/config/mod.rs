@@ -134,6 +134,10 @@ impl Config {
             if !path.exists() {
                 return Err(ConfigError::FileMissing(path.display().to_string()));
             }
+            // The same bounds as every file the configuration names.
+            crate::setting::read_config_file(path).map_err(|e| {
+                ConfigError::Parse(format!("configuration file {}: {e}", path.display()))
+            })?;
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(
@@ -142,6 +146,16 @@ impl Config {
                 .split("__"),
         );
         figment.extract().map_err(ConfigError::from_figment)
+    }
+}
+
+impl Config {
+    /// Built-in defaults, then `text` as the TOML file; no environment variables.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(ConfigError::from_figment)
     }
 }
 

@@ -65,7 +65,7 @@ impl fmt::Debug for LoadedPair {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    crate::setting::read_config_file(path).map_err(|source| TlsError::Read {
         path: path.display().to_string(),
         source,
     })
