@@ -206,6 +206,11 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         trusted_proxies: crate::client_addr::TrustedProxies::parse(&raw.http.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?,
         rate_limits: crate::http::rate_limit::RateLimits::new(&raw.rate_limit),
+        load_limit: crate::http::LoadLimit::new(
+            raw.http.max_concurrent_requests,
+            raw.http.request_timeout,
+        ),
+        body_read_timeout: raw.http.body_read_timeout,
         metrics: if raw.metrics.enabled {
             Some(crate::metrics::install().context("cannot start the metrics recorder")?)
         } else {

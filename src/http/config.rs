@@ -30,6 +30,15 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Open connections at most; a connection beyond is closed at once.
     pub max_connections: usize,
+    /// Longest a client may take to send a request's whole body (408 beyond).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Requests to `/mcp` in progress at most; one more gets 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Longest a request to `/mcp` may take to its response headers (503 beyond).
+    /// Above `box.tool_timeout`, so a tool call's own limit answers first.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     /// Proxies (addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-For`
     /// say who the client is. Empty: the TCP peer is the client, and those headers
     /// are ignored. List only your own load balancers: a listed address can make
@@ -46,6 +55,9 @@ impl Default for HttpConfig {
             max_body_bytes: 8 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            body_read_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+            request_timeout: Duration::from_secs(90),
             trusted_proxies: Vec::new(),
         }
     }
@@ -64,6 +76,24 @@ impl HttpConfig {
             return Err(InvalidSetting::new(
                 "http.header_read_timeout",
                 "must be between 1ms and 5m",
+            ));
+        }
+        if self.body_read_timeout.is_zero() || self.body_read_timeout > Duration::from_secs(600) {
+            return Err(InvalidSetting::new(
+                "http.body_read_timeout",
+                "must be between 1ms and 10m",
+            ));
+        }
+        if self.request_timeout < Duration::from_secs(1) {
+            return Err(InvalidSetting::new(
+                "http.request_timeout",
+                "must be at least 1s",
+            ));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(InvalidSetting::new(
+                "http.max_concurrent_requests",
+                "must be at least 1",
             ));
         }
         if self.max_connections == 0 {

@@ -47,6 +47,14 @@ pub enum ApiError {
         limit: Limit,
         retry_after: std::time::Duration,
     },
+    #[error("the server is at http.max_concurrent_requests; retry shortly")]
+    Overloaded,
+    #[error("the request took longer than http.request_timeout ({0:?}) and was stopped")]
+    RequestTimeout(std::time::Duration),
+    #[error("the request body did not arrive within http.body_read_timeout")]
+    BodyTimeout,
+    #[error("the request body could not be read")]
+    BodyUnreadable,
     #[error("this server holds as many MCP sessions as it may (session.max_sessions); retry later")]
     TooManySessions,
 }
@@ -88,6 +96,10 @@ impl ApiError {
             Self::DuplicateHeader(_) => "invalid_request",
             Self::TooManySessions => "too_many_sessions",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyUnreadable => "invalid_request",
         }
     }
 
@@ -105,6 +117,9 @@ impl ApiError {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded | Self::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyUnreadable => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -181,6 +196,11 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::Overloaded => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::RateLimited { retry_after, .. } => {
                 response

@@ -7,8 +7,9 @@ mod config;
 mod error;
 pub mod guard;
 pub mod health;
-mod jsonrpc_peek;
+pub(crate) mod jsonrpc_peek;
 pub mod listener;
+mod load_limit;
 pub mod metadata;
 mod peer;
 pub mod rate_limit;
@@ -40,6 +41,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
+    timeout::RequestBodyDeadlineLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -53,6 +55,7 @@ use challenge::Challenge;
 pub use config::{HttpConfig, MCP_PATH, PublicUrls, SessionConfig, parse_origin};
 pub use error::ApiError;
 use guard::RequestGuard;
+pub use load_limit::LoadLimit;
 use sessions::{SESSION_HEADER, SessionBindings};
 
 /// Everything the request path needs, built once at start.
@@ -85,6 +88,10 @@ pub struct AppState {
     /// this principal, with no token, scope check or tool policy. `None` in every
     /// real deployment (configuration refuses the switch elsewhere).
     pub unauthenticated: Option<Arc<Principal>>,
+    /// Concurrent requests and their time limit on `/mcp`.
+    pub load_limit: load_limit::LoadLimit,
+    /// `http.body_read_timeout`.
+    pub body_read_timeout: std::time::Duration,
     /// Proxies whose forwarding headers name the client (`http.trusted_proxies`).
     pub trusted_proxies: crate::client_addr::TrustedProxies,
     /// `None` when `rate_limit.enabled` is off.
@@ -135,11 +142,13 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         ))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(RequestBodyLimitLayer::new(state.max_body_bytes))
+        .layer(RequestBodyDeadlineLayer::new(state.body_read_timeout))
         .layer(mcp_cors(&state))
         .layer(from_fn_with_state(state.clone(), guard::check_origin))
         // DNS rebinding protection where it matters. Health probes (which send a
         // pod IP as Host) and the public metadata are not behind it.
         .layer(from_fn_with_state(state.clone(), guard::check_host))
+        .layer(from_fn_with_state(state.clone(), load_limit::limit_load))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit_client));
 
     let metadata = Router::new()

@@ -48,7 +48,7 @@ pub async fn require_tool_scopes(
     let (mut parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(_) => return ApiError::BodyTooLarge.into_response_with(&state.challenge),
+        Err(error) => return body_error(&error).into_response_with(&state.challenge),
     };
     // Fail closed: a body this gate cannot read is refused, not passed on for a
     // later parser to read some other way.
@@ -106,4 +106,23 @@ pub async fn require_tool_scopes(
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Why a body could not be read: too large, too slow, or broken off.
+fn body_error(error: &axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ApiError::BodyTooLarge;
+        }
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            tracing::info!(
+                code = "body_timeout",
+                "request refused: the body was too slow"
+            );
+            return ApiError::BodyTimeout;
+        }
+        cause = e.source();
+    }
+    ApiError::BodyUnreadable
 }
