@@ -11,6 +11,7 @@ pub mod box_api;
 pub mod broker;
 pub mod client_addr;
 pub mod config;
+pub mod fuzz;
 pub mod http;
 pub mod linked;
 pub mod mcp;

@@ -24,3 +24,4 @@ pub use keys::{KeyStore, Readiness, RefreshPolicy, ValidationPolicy};
 pub use principal::Principal;
 pub use rejection::TokenRejection;
 pub use verifier::TokenVerifier;
+pub(crate) use verifier::{check_before_signature, registered_claims};

@@ -151,24 +151,7 @@ impl TokenVerifier {
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<Verified, VerifyError> {
-        // Structure first, before any decoding or crypto: three non-empty parts.
-        if token.len() > MAX_TOKEN_BYTES || !is_three_parts(token) {
-            return Err(TokenRejection::Malformed.into());
-        }
-        let header = decode_header(token).map_err(|_| header_rejection(token))?;
-        if !self.allowed.contains(&header.alg) {
-            return Err(TokenRejection::AlgorithmNotAllowed.into());
-        }
-        // RFC 8725 §3.11 / RFC 9068: an access token says `at+jwt`, or `JWT` as most
-        // IdPs still write; a logout, DPoP proof or other JWT says otherwise.
-        if !header.typ.as_deref().is_none_or(is_access_token_type) {
-            return Err(TokenRejection::WrongType.into());
-        }
-        // RFC 7515 §4.1.11: a token whose `crit` names an extension the recipient
-        // does not understand MUST be rejected; box-mcp understands none.
-        if has_critical_extensions(token) {
-            return Err(TokenRejection::UnsupportedCritical.into());
-        }
+        let header = check_before_signature(token, &self.allowed)?;
         // `jku`, `x5u`, `jwk` and `x5c` in the header are never read: keys come only
         // from the configured issuer's JWKS.
         let key = self
@@ -217,6 +200,33 @@ impl TokenVerifier {
     }
 }
 
+/// Everything checked before a key is looked up or a signature computed: the
+/// structure, the header's algorithm, `typ` and `crit`.
+pub(crate) fn check_before_signature(
+    token: &str,
+    allowed: &[Algorithm],
+) -> Result<jsonwebtoken::Header, TokenRejection> {
+    // Structure first, before any decoding or crypto: three non-empty parts.
+    if token.len() > MAX_TOKEN_BYTES || !is_three_parts(token) {
+        return Err(TokenRejection::Malformed);
+    }
+    let header = decode_header(token).map_err(|_| header_rejection(token))?;
+    if !allowed.contains(&header.alg) {
+        return Err(TokenRejection::AlgorithmNotAllowed);
+    }
+    // RFC 8725 §3.11 / RFC 9068: an access token says `at+jwt`, or `JWT` as most
+    // IdPs still write; a logout, DPoP proof or other JWT says otherwise.
+    if !header.typ.as_deref().is_none_or(is_access_token_type) {
+        return Err(TokenRejection::WrongType);
+    }
+    // RFC 7515 §4.1.11: a token whose `crit` names an extension the recipient
+    // does not understand MUST be rejected; box-mcp understands none.
+    if has_critical_extensions(token) {
+        return Err(TokenRejection::UnsupportedCritical);
+    }
+    Ok(header)
+}
+
 /// The last second a NumericDate may name: 9999-12-31T23:59:59Z. No IdP issues
 /// dates beyond it, and every sum with a leeway stays far from overflow.
 const LAST_NUMERIC_DATE: u64 = 253_402_300_799;
@@ -224,7 +234,7 @@ const LAST_NUMERIC_DATE: u64 = 253_402_300_799;
 /// The registered claims jsonwebtoken leaves to us, checked exactly: `iss` is a
 /// string equal to the issuer (not an array that contains it), `exp` is a sane
 /// NumericDate, and `iat`, when present, is not in the future. Returns `exp`.
-fn registered_claims(
+pub(crate) fn registered_claims(
     claims: &Map<String, Value>,
     issuer: &str,
     now: u64,

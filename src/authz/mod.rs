@@ -22,7 +22,7 @@ mod cache;
 mod config;
 mod effect;
 mod glob;
-mod load;
+pub(crate) mod load;
 mod subjects;
 mod table;
 mod watch;

@@ -80,7 +80,7 @@ pub async fn authenticate(
 #[derive(Debug, Clone)]
 pub struct ClaimedClient(pub String);
 
-fn claimed_client(token: &str) -> Option<String> {
+pub(crate) fn claimed_client(token: &str) -> Option<String> {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).filter(|p| p.len() <= 16 * 1024)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -1,0 +1,12 @@
+//! One afl.rs binary for every target in `box_mcp::fuzz::TARGETS`; the target is
+//! named by `BOX_MCP_FUZZ_TARGET` (scripts/fuzz.sh sets it per run).
+
+fn main() {
+    let name = std::env::var("BOX_MCP_FUZZ_TARGET").unwrap_or_default();
+    let Some(&(_, target)) = box_mcp::fuzz::TARGETS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = box_mcp::fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
+        eprintln!("set BOX_MCP_FUZZ_TARGET to one of: {}", names.join(", "));
+        std::process::exit(2);
+    };
+    afl::fuzz!(|data: &[u8]| target(data));
+}

@@ -1,0 +1,128 @@
+//! Entry points for the fuzzers (`fuzz/`, afl.rs) and for the replay of their
+//! corpus in the tests (`tests/fuzz_corpus.rs`). Each takes arbitrary bytes and
+//! runs one parser of attacker- or operator-written input the way the server
+//! does; the only property checked is the one that matters for all of them: no
+//! panic, no hang, whatever the input.
+//!
+//! Not an API: the functions are public only so that the fuzz targets, a
+//! separate crate, can reach them.
+
+use std::path::Path;
+
+use http::{HeaderMap, HeaderValue, Uri, header::AUTHORIZATION};
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::{
+    auth::{
+        ClaimsConfig, Principal, bearer_token, check_before_signature, registered_claims,
+        token_in_query,
+    },
+    authz,
+    config::{Config, Settings},
+    http::jsonrpc_peek,
+    mcp::tools::catalog,
+};
+
+/// One fuzz target: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets, by the name their corpus directory has.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("bearer_header", bearer_header),
+    ("token_before_signature", token_before_signature),
+    ("claims_after_signature", claims_after_signature),
+    ("tools_call_body", tools_call_body),
+    ("config_toml", config_toml),
+    ("policy_files", policy_files),
+];
+
+/// `Authorization` headers (one per line of the input, so duplicates are tried)
+/// and a request URI, as the authentication layer reads them.
+pub fn bearer_header(data: &[u8]) {
+    let mut headers = HeaderMap::new();
+    for line in data.split(|b| *b == b'\n').take(4) {
+        if let Ok(value) = HeaderValue::from_bytes(line) {
+            headers.append(AUTHORIZATION, value);
+        }
+    }
+    if let Ok(Some(token)) = bearer_token(&headers) {
+        let _ = crate::http::authn::claimed_client(token);
+    }
+    if let Ok(uri) = Uri::try_from(data) {
+        let _ = token_in_query(&uri);
+    }
+}
+
+/// A token through every check made before its signature (structure, header,
+/// `alg`, `typ`, `crit`), and the audit's unverified read of its client id.
+pub fn token_before_signature(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = check_before_signature(
+        token,
+        &[Algorithm::RS256, Algorithm::ES256, Algorithm::PS256],
+    );
+    let _ = crate::http::authn::claimed_client(token);
+}
+
+/// A payload as it is handled once its signature verified: the registered
+/// claims checked exactly, then the principal read through the claim paths of
+/// each preset.
+pub fn claims_after_signature(data: &[u8]) {
+    let Ok(claims) = serde_json::from_slice::<Map<String, Value>>(data) else {
+        return;
+    };
+    const ISSUER: &str = "https://idp.example/realms/box-mcp";
+    for now in [0, 1_700_000_000, u64::MAX] {
+        let _ = registered_claims(&claims, ISSUER, now, 300);
+    }
+    for preset in ["keycloak", "auth0", "custom"] {
+        let Ok(config) = Config::from_toml(&format!("[claims]\npreset = \"{preset}\"")) else {
+            continue;
+        };
+        let paths = ClaimsConfig::resolve(&config.claims);
+        let _ = Principal::from_claims(ISSUER, &claims, &paths, u64::MAX);
+    }
+}
+
+/// A POST body as the body gate reads it, and the tool it names looked up.
+pub fn tools_call_body(data: &[u8]) {
+    if let Ok(jsonrpc_peek::Message::ToolCall { tool }) = jsonrpc_peek::classify(data) {
+        let _ = catalog::find(&tool);
+    }
+}
+
+/// A configuration file: parsed over the defaults and validated as at start.
+pub fn config_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(config) = Config::from_toml(text) {
+        let _ = Settings::from_config(config);
+    }
+}
+
+/// A model and a policy (the input split at its first NUL byte), checked and
+/// compiled as a policy load does, then asked one decision.
+pub fn policy_files(data: &[u8]) {
+    let (model, policy) = match data.iter().position(|b| *b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let (Ok(model), Ok(policy)) = (std::str::from_utf8(model), std::str::from_utf8(policy)) else {
+        return;
+    };
+    let compiled = authz::load::compile(
+        Path::new("model.conf"),
+        model,
+        Path::new("policy.csv"),
+        policy,
+        &catalog::policy_tools(),
+    );
+    if let Ok(compiled) = compiled {
+        let _ = compiled.evaluate(&[], "whoami", "read");
+        let _ = compiled.changed_rules_since(&compiled);
+    }
+}
