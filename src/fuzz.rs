@@ -78,13 +78,23 @@ pub fn claims_after_signature(data: &[u8]) {
     for now in [0, 1_700_000_000, u64::MAX] {
         let _ = registered_claims(&claims, ISSUER, now, 300);
     }
-    for preset in ["keycloak", "auth0", "custom"] {
-        let Ok(config) = Config::from_toml(&format!("[claims]\npreset = \"{preset}\"")) else {
-            continue;
-        };
-        let paths = ClaimsConfig::resolve(&config.claims);
-        let _ = Principal::from_claims(ISSUER, &claims, &paths, u64::MAX);
+    for paths in claim_paths() {
+        let _ = Principal::from_claims(ISSUER, &claims, paths, u64::MAX);
     }
+}
+
+/// The claim paths of each preset, resolved once.
+fn claim_paths() -> &'static [crate::auth::ClaimPaths] {
+    static PATHS: std::sync::OnceLock<Vec<crate::auth::ClaimPaths>> = std::sync::OnceLock::new();
+    PATHS.get_or_init(|| {
+        ["keycloak", "auth0", "custom"]
+            .iter()
+            .filter_map(|preset| {
+                Config::from_toml(&format!("[claims]\npreset = \"{preset}\"")).ok()
+            })
+            .map(|config| ClaimsConfig::resolve(&config.claims))
+            .collect()
+    })
 }
 
 /// A POST body as the body gate reads it, and the tool it names looked up.

@@ -10,10 +10,12 @@
 //!
 //! Until [`install`] runs (the HTTP server with `metrics.enabled`), every
 //! recording below is a no-op: stdio, tests and benchmarks pay an atomic load.
+//! The server installs it before anything records, so the handles cached for the
+//! hottest counters are the recorder's, never the no-op's.
 
 use std::{borrow::Cow, sync::OnceLock, time::Duration};
 
-use ::metrics::{counter, histogram};
+use ::metrics::{Counter, Histogram, counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: from a cached verification to a slow Box upload.
@@ -106,6 +108,19 @@ const RATE_LIMITED: &str = "box_mcp_rate_limited_total";
 
 /// An HTTP request answered; `route` is one of a fixed list (`/mcp`, …, `other`).
 pub fn http_request(route: &'static str, method: &http::Method, status: u16, elapsed: Duration) {
+    // The answer to nearly every request: its handles are looked up once.
+    if route == "/mcp" && *method == http::Method::POST && status == 200 {
+        static HANDLES: OnceLock<(Counter, Histogram)> = OnceLock::new();
+        let (count, time) = HANDLES.get_or_init(|| {
+            (
+                counter!(HTTP_REQUESTS, "route" => "/mcp", "method" => "POST", "status" => "200"),
+                histogram!(HTTP_DURATION, "route" => "/mcp"),
+            )
+        });
+        count.increment(1);
+        time.record(elapsed);
+        return;
+    }
     counter!(HTTP_REQUESTS, "route" => route, "method" => method_label(method), "status" => status_label(status))
         .increment(1);
     histogram!(HTTP_DURATION, "route" => route).record(elapsed);
@@ -113,6 +128,13 @@ pub fn http_request(route: &'static str, method: &http::Method, status: u16, ela
 
 /// The outcome of authenticating a request to `/mcp`: `ok` or a reason code.
 pub fn auth(outcome: &'static str) {
+    if outcome == "ok" {
+        // Every authenticated request: the handle is looked up once.
+        static OK: OnceLock<Counter> = OnceLock::new();
+        OK.get_or_init(|| counter!(AUTH, "outcome" => "ok"))
+            .increment(1);
+        return;
+    }
     counter!(AUTH, "outcome" => outcome).increment(1);
 }
 
@@ -133,6 +155,28 @@ pub fn tool_call(tool: &'static str, outcome: ToolOutcome, elapsed: Duration) {
         ToolOutcome::Error => "error",
         ToolOutcome::Refused => "refused",
     };
+    if outcome == "ok" {
+        // Looked up once per tool (the names are the catalog's, a few dozen).
+        static HANDLES: OnceLock<
+            std::sync::RwLock<std::collections::HashMap<&'static str, (Counter, Histogram)>>,
+        > = OnceLock::new();
+        let handles = HANDLES.get_or_init(Default::default);
+        if let Some((count, time)) = handles.read().ok().as_ref().and_then(|h| h.get(tool)) {
+            count.increment(1);
+            time.record(elapsed);
+            return;
+        }
+        let pair = (
+            counter!(TOOL_CALLS, "tool" => tool, "outcome" => "ok"),
+            histogram!(TOOL_DURATION, "tool" => tool),
+        );
+        pair.0.increment(1);
+        pair.1.record(elapsed);
+        if let Ok(mut map) = handles.write() {
+            map.insert(tool, pair);
+        }
+        return;
+    }
     counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome).increment(1);
     histogram!(TOOL_DURATION, "tool" => tool).record(elapsed);
 }
@@ -168,9 +212,54 @@ pub fn idp_request(call: &'static str, answered: Answered, elapsed: Duration) {
     histogram!(IDP_DURATION, "call" => call).record(elapsed);
 }
 
-/// A lookup in one of the caches (`tokens`, `decisions`, `box_credentials`, …).
-pub fn cache(cache: &'static str, hit: bool) {
-    counter!(CACHE, "cache" => cache, "result" => if hit { "hit" } else { "miss" }).increment(1);
+/// The caches whose hits and misses are counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Cache {
+    /// Verified access tokens.
+    Tokens,
+    /// Tool policy decisions (a `tools/list` asks one per tool).
+    Decisions,
+    /// Downscoped Box tokens.
+    BoxCredentials,
+    /// Box parent tokens (CCG / JWT / linked).
+    BoxParentTokens,
+}
+
+impl Cache {
+    const ALL: [Cache; 4] = [
+        Cache::Tokens,
+        Cache::Decisions,
+        Cache::BoxCredentials,
+        Cache::BoxParentTokens,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Tokens => "tokens",
+            Self::Decisions => "decisions",
+            Self::BoxCredentials => "box_credentials",
+            Self::BoxParentTokens => "box_parent_tokens",
+        }
+    }
+}
+
+/// A lookup in one of the caches. On the path of every request (a `tools/list`
+/// makes dozens), so each (cache, result) handle is looked up once, then it is
+/// one atomic add.
+pub fn cache(cache: Cache, hit: bool) {
+    static HANDLES: OnceLock<Vec<[Counter; 2]>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(|| {
+        Cache::ALL
+            .iter()
+            .map(|c| {
+                [
+                    counter!(CACHE, "cache" => c.label(), "result" => "miss"),
+                    counter!(CACHE, "cache" => c.label(), "result" => "hit"),
+                ]
+            })
+            .collect()
+    });
+    handles[cache as usize][usize::from(hit)].increment(1);
 }
 
 /// A request refused by a rate limit.

@@ -144,6 +144,12 @@ impl Server {
 
 fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
     let raw = &settings.raw;
+    // First: nothing may record before the recorder is there (crate::metrics).
+    let metrics = if raw.metrics.enabled {
+        Some(crate::metrics::install().context("cannot start the metrics recorder")?)
+    } else {
+        None
+    };
     let urls = PublicUrls::from_base(base);
     let issuer = raw.auth.issuer.clone();
 
@@ -211,11 +217,7 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
             raw.http.request_timeout,
         ),
         body_read_timeout: raw.http.body_read_timeout,
-        metrics: if raw.metrics.enabled {
-            Some(crate::metrics::install().context("cannot start the metrics recorder")?)
-        } else {
-            None
-        },
+        metrics,
         issuer,
         urls,
     })

@@ -13,8 +13,9 @@ use crate::{
 };
 
 /// The audience of every token: the server's canonical URL, fixed by
-/// `public_base_url` so one set of tokens serves every server restart.
-pub const PUBLIC_BASE_URL: &str = "http://box-mcp.loadbench.test";
+/// `public_base_url` so one set of tokens serves every server restart. A loopback
+/// host: plain http is refused anywhere else.
+pub const PUBLIC_BASE_URL: &str = "http://127.0.0.1";
 
 /// Box user ids of the benchmark users: `32000000`, `32000001`, …
 const FIRST_USER_ID: u64 = 32_000_000;

@@ -110,10 +110,10 @@ impl TokenVerifier {
             && unix_now() <= hit.principal.valid_until
             && self.keys.has_key(&hit.kid, &hit.material)
         {
-            metrics::cache("tokens", true);
+            metrics::cache(metrics::Cache::Tokens, true);
             return Ok(hit.principal);
         }
-        metrics::cache("tokens", false);
+        metrics::cache(metrics::Cache::Tokens, false);
         // Read before judging: if the keys change meanwhile, the refusal is kept
         // under the old generation and not believed.
         let key_generation = self.keys.generation();

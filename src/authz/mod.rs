@@ -183,11 +183,11 @@ impl PolicySnapshot {
                 .zip(entry.decision.subjects.iter())
                 .all(|(s, written)| s.is_written_as(written))
         {
-            metrics::cache("decisions", true);
+            metrics::cache(metrics::Cache::Decisions, true);
             return entry.decision.clone();
         }
         if cache.is_some() {
-            metrics::cache("decisions", false);
+            metrics::cache(metrics::Cache::Decisions, false);
         }
         let evaluation = self.policy.evaluate(relevant, tool, action.as_str());
         if let Some(error) = &evaluation.error {

@@ -668,7 +668,10 @@ impl Broker {
             })
             .await
             .map_err(unshare);
-        metrics::cache("box_parent_tokens", !missed.load(Ordering::Relaxed));
+        metrics::cache(
+            metrics::Cache::BoxParentTokens,
+            !missed.load(Ordering::Relaxed),
+        );
         token
     }
 
@@ -742,7 +745,10 @@ impl Broker {
             .await
             .map_err(unshare);
         // A caller that waited on another's miss counts as a hit: it minted nothing.
-        metrics::cache("box_credentials", !missed.load(Ordering::Relaxed));
+        metrics::cache(
+            metrics::Cache::BoxCredentials,
+            !missed.load(Ordering::Relaxed),
+        );
         token
     }
 
