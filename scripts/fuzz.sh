@@ -44,7 +44,7 @@ fi
 # Builds AFL++ for this rustc once; says so (and fails) when it already did.
 cargo afl config --build >/dev/null 2>&1 || true
 echo "fuzz.sh: building the fuzz target (cargo afl build --release)" >&2
-(cd fuzz && cargo afl build --release --locked)
+(cd fuzz && cargo afl build --release)
 BIN="$PWD/fuzz/target/release/fuzz-target"
 
 OUT=target/fuzz

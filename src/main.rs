@@ -154,7 +154,7 @@ fn main() -> ExitCode {
         Command::Serve {
             exit_on_stdin_close,
         } => run(async move {
-            telemetry::init(&settings.raw.log, LogTarget::Stdout)?;
+            telemetry::init(&settings.raw.log, &settings.raw.trace, LogTarget::Stdout)?;
             let server = Server::bind(settings).await?;
             let shutdown = CancellationToken::new();
             let trigger = shutdown.clone();
@@ -170,7 +170,12 @@ fn main() -> ExitCode {
                 tracing::info!("shutting down");
                 trigger.cancel();
             });
-            server.run(shutdown).await
+            let result = server.run(shutdown).await;
+            // The batch exporter's last spans, before the process ends.
+            tokio::task::spawn_blocking(telemetry::otlp::flush)
+                .await
+                .ok();
+            result
         }),
         Command::Policy {
             model,
@@ -182,7 +187,7 @@ fn main() -> ExitCode {
             policy_command(&model, &policy, command)
         }
         Command::Stdio => run(async move {
-            telemetry::init(&settings.raw.log, LogTarget::Stderr)?;
+            telemetry::init(&settings.raw.log, &settings.raw.trace, LogTarget::Stderr)?;
             box_mcp::stdio::serve(settings).await
         }),
     }

@@ -30,7 +30,7 @@ use crate::{
         tls::{LoadedPair, TlsConfig},
     },
     setting::{InvalidSetting, check_http_url, check_transport},
-    telemetry::{LogConfig, MetricsConfig},
+    telemetry::{LogConfig, MetricsConfig, otlp::TraceConfig},
 };
 
 #[cfg(test)]
@@ -66,6 +66,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[metrics]`: Prometheus metrics at `/metrics`.
     pub metrics: MetricsConfig,
+    /// `[trace]`: OpenTelemetry traces over OTLP (off by default).
+    pub trace: TraceConfig,
     pub stdio: StdioConfig,
     /// `[box]`: how box-mcp gets its Box credentials (see [`BoxConfig`]).
     pub r#box: BoxConfig,
@@ -89,6 +91,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            trace: TraceConfig::default(),
             stdio: StdioConfig::default(),
             r#box: BoxConfig::default(),
             policy: PolicyConfig::default(),
@@ -251,6 +254,7 @@ impl Settings {
             None => None,
         };
         raw.log.validate()?;
+        raw.trace.validate(insecure_http)?;
         let box_plan = raw.r#box.validate_for(Some(&raw.auth.issuer))?;
         raw.policy.validate()?;
 

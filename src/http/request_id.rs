@@ -28,12 +28,15 @@ pub fn make_span(request: &Request) -> Span {
         .and_then(RequestId::as_str)
         .unwrap_or("-");
     let client = crate::audit::client_of(request.extensions());
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         request_id = %id,
         client = client.map(tracing::field::display),
         method = %request.method(),
         path = %request.uri().path(),
         subject = tracing::field::Empty,
-    )
+    );
+    // A client's W3C trace context makes the request part of its trace.
+    crate::telemetry::otlp::adopt_from_headers(&span, request.headers());
+    span
 }

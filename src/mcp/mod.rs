@@ -181,6 +181,32 @@ impl ServerHandler for BoxMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        use tracing::Instrument as _;
+        // A span per call; under the trace the request's `_meta` names, if any
+        // (MCP 2026-07-28). The tool label is the catalog's, never the client's text.
+        let tool = catalog::find(&request.name).map_or("unknown", |t| t.name);
+        let span = tracing::info_span!("tools/call", tool);
+        // rmcp moves a request's `_meta` into the context.
+        let meta = request.meta.as_ref().unwrap_or(&context.meta);
+        if let Some(traceparent) = meta.get_traceparent() {
+            crate::telemetry::otlp::adopt_from_meta(&span, traceparent, meta.get_tracestate());
+        }
+        self.call_tool_in_span(request, context)
+            .instrument(span)
+            .await
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.get(name).cloned()
+    }
+}
+
+impl BoxMcp {
+    async fn call_tool_in_span(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let caller = self.caller(&context)?;
         let request_id = request_id(&context);
@@ -276,10 +302,6 @@ impl ServerHandler for BoxMcp {
         audit.outcome = &outcome;
         audit.latency(started.elapsed()).emit();
         result
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.get(name).cloned()
     }
 }
 

@@ -9,6 +9,7 @@ use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
 use crate::audit;
 
 mod config;
+pub mod otlp;
 mod request_id;
 
 pub use config::{LogConfig, LogFormat, MetricsConfig};
@@ -22,7 +23,11 @@ pub enum LogTarget {
     Stderr,
 }
 
-pub fn init(config: &LogConfig, target: LogTarget) -> anyhow::Result<()> {
+pub fn init(
+    config: &LogConfig,
+    trace: &otlp::TraceConfig,
+    target: LogTarget,
+) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.level)
         .unwrap_or_else(|_| EnvFilter::new("info"))
         // rmcp logs whole JSON-RPC messages at DEBUG (tool arguments and results,
@@ -61,9 +66,13 @@ pub fn init(config: &LogConfig, target: LogTarget) -> anyhow::Result<()> {
             .with_writer(Mutex::new(file))
             .with_filter(filter_fn(|meta| meta.target() == audit::TARGET))
     });
+    let traces = otlp::provider(trace)
+        .context("cannot set up the OTLP trace export (trace.otlp_endpoint)")?
+        .map(otlp::layer);
     let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(audit_layer);
+        .with(audit_layer)
+        .with(traces);
     let result = match config.format {
         LogFormat::Json => registry
             .with(

@@ -21,6 +21,7 @@ mod linked_keycloak;
 mod load_limits;
 mod log_secrets;
 mod metrics;
+mod otlp_traces;
 mod policy_cli;
 mod policy_reload;
 mod rate_limits;
