@@ -4,7 +4,8 @@
 //! With `--soak-faults`, the run also has:
 //! - the sandbox answering 429 (`Retry-After: 1`) to 1 in 20 Box API calls and 503
 //!   to 1 in 97 (5 % and 1 %);
-//! - the issuer's JWKS endpoint failing for 30 s, from the first minute on;
+//! - the issuer's JWKS endpoint failing for 30 s, from the first minute on, while
+//!   the server refreshes its keys every 15 s;
 //! - the tool policy rewritten (and so reloaded) every minute.
 //!
 //! Every answer is classified (wrk's Lua script): a result, a documented tool
@@ -46,6 +47,10 @@ pub struct SoakReport {
     pub rss_mib_at_end: f64,
     pub rss_mib_max: f64,
     pub policy_reloads: u32,
+    /// JWKS fetches during the run (refreshes, failed ones included).
+    pub jwks_fetches: usize,
+    /// WARN and ERROR lines the server logged (failed key refreshes among them).
+    pub server_warnings: usize,
     pub faults_injected: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -108,6 +113,7 @@ pub async fn run(
         duration: Duration::from_secs(seconds),
         script_dir: dir,
     };
+    let jwks_before = fixture.issuer.jwks_hits();
     let started = tokio::time::Instant::now();
     let wrk_run = wrk::run(&load);
     tokio::pin!(wrk_run);
@@ -140,6 +146,8 @@ pub async fn run(
     fixture.issuer.set_mode(Mode::Up);
     let faults_injected = fixture.sandbox.faults().iter().map(|f| f.hits).sum();
     fixture.sandbox.clear_faults();
+    let jwks_fetches = fixture.issuer.jwks_hits() - jwks_before;
+    let server_warnings = server.warnings().len();
     server.stop().await;
 
     let socket =
@@ -172,6 +180,8 @@ pub async fn run(
         rss_mib_at_end: samples.last().map_or(0.0, |(_, r)| *r),
         rss_mib_max: samples.iter().map(|(_, r)| *r).fold(0.0, f64::max),
         policy_reloads: reloads,
+        jwks_fetches,
+        server_warnings,
         faults_injected,
         p50_ms: measured.p50_us / 1000.0,
         p99_ms: measured.p99_us / 1000.0,

@@ -89,30 +89,13 @@ async fn requests_beyond_the_concurrency_limit_get_503_and_a_slow_one_is_stopped
         );
         tokio::spawn(async move {
             let started = Instant::now();
-            let reply = http
-                .post(&url)
-                .bearer_auth(&token)
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-11-25")
-                .json(&call)
-                .send()
-                .await
-                .unwrap();
+            let reply = post(&http, &url, &token, &call).await;
             let status = reply.status();
             (status, reply.text().await.unwrap(), started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let second = server
-        .http
-        .post(&server.resource)
-        .bearer_auth(&token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}))
-        .send()
-        .await
-        .unwrap();
+    let second = post(&server.http, &server.resource, &token, &tools_list(2)).await;
     assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         second
@@ -133,16 +116,28 @@ async fn requests_beyond_the_concurrency_limit_get_503_and_a_slow_one_is_stopped
     );
     // The place is free again.
     env.sandbox.clear_faults();
-    let again = server
-        .http
-        .post(&server.resource)
-        .bearer_auth(&token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}))
-        .send()
-        .await
-        .unwrap();
+    let again = post(&server.http, &server.resource, &token, &tools_list(3)).await;
     assert_eq!(again.status(), StatusCode::OK);
     env.stop().await;
+}
+
+/// A stateless MCP POST of `body`.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn tools_list(id: u64) -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}})
 }
