@@ -221,3 +221,39 @@ async fn a_broken_certificate_pair_stops_the_start_with_its_reason() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("tls.key_file"), "{stderr}");
 }
+
+#[test]
+fn config_check_refuses_a_plain_http_public_url_or_issuer_off_loopback() {
+    let check = |vars: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_box-mcp"));
+        command.args(["config", "check"]).env_clear();
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = check(&[("BOX_MCP_PUBLIC_BASE_URL", "http://mcp.example.com")]);
+    assert!(
+        !ok && stderr.contains("public_base_url") && stderr.contains("https"),
+        "{stderr}"
+    );
+    let (ok, stderr) = check(&[("BOX_MCP_AUTH__ISSUER", "http://idp.example.com/realms/x")]);
+    assert!(
+        !ok && stderr.contains("auth.issuer") && stderr.contains("https"),
+        "{stderr}"
+    );
+    // https, or loopback, passes; so does the logged lab switch.
+    assert!(check(&[("BOX_MCP_PUBLIC_BASE_URL", "https://mcp.example.com")]).0);
+    assert!(check(&[("BOX_MCP_PUBLIC_BASE_URL", "http://127.0.0.1:8000")]).0);
+    assert!(
+        check(&[
+            ("BOX_MCP_PUBLIC_BASE_URL", "http://mcp.example.com"),
+            ("BOX_MCP_ALLOW_INSECURE_HTTP", "true"),
+        ])
+        .0
+    );
+}
