@@ -49,8 +49,8 @@ pub struct SoakReport {
     pub policy_reloads: u32,
     /// JWKS fetches during the run (refreshes, failed ones included).
     pub jwks_fetches: usize,
-    /// WARN and ERROR lines the server logged (failed key refreshes among them).
-    pub server_warnings: usize,
+    /// WARN and ERROR lines the server logged, by message.
+    pub server_warnings: std::collections::BTreeMap<String, usize>,
     pub faults_injected: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -147,7 +147,14 @@ pub async fn run(
     let faults_injected = fixture.sandbox.faults().iter().map(|f| f.hits).sum();
     fixture.sandbox.clear_faults();
     let jwks_fetches = fixture.issuer.jwks_hits() - jwks_before;
-    let server_warnings = server.warnings().len();
+    let mut server_warnings = std::collections::BTreeMap::new();
+    for line in server.warnings() {
+        let message = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or(line);
+        *server_warnings.entry(message).or_insert(0) += 1;
+    }
     server.stop().await;
 
     let socket =
