@@ -83,6 +83,11 @@ pub async fn run(
         "BOX_MCP_POLICY__POLICY".into(),
         policy_file.display().to_string(),
     ));
+    if faults {
+        // Refresh the keys often, so the JWKS outage makes refreshes fail (the last
+        // good keys must carry on) rather than pass unnoticed between two refreshes.
+        env.push(("BOX_MCP_AUTH__JWKS_REFRESH_INTERVAL".into(), "15s".into()));
+    }
     let server =
         ServerProcess::start(&cli.server, &cli.repo, &env, &dir.join("soak-server.log")).await?;
 
@@ -155,6 +160,10 @@ pub async fn run(
             .unwrap_or(line);
         *server_warnings.entry(message).or_insert(0) += 1;
     }
+    // The server's log, kept beside the summary (stopping the server removes it).
+    let kept_log = cli.soak_out.with_extension("server.log");
+    std::fs::copy(dir.join("soak-server.log"), &kept_log)
+        .with_context(|| format!("cannot keep the server log as {}", kept_log.display()))?;
     server.stop().await;
 
     let socket =

@@ -1273,3 +1273,15 @@ async fn sessions_beyond_the_cap_get_503_and_a_closed_one_frees_its_place() {
     assert!(closed.status.is_success(), "{}", closed.body);
     assert!(f.server.initialize(&token).await.is_some());
 }
+
+#[tokio::test]
+async fn the_keys_are_refreshed_every_jwks_refresh_interval() {
+    let f = Fixture::start(&[("BOX_MCP_AUTH__JWKS_REFRESH_INTERVAL", "1s")]).await;
+    let first = f.issuer.jwks_hits();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let refreshed = f.issuer.jwks_hits() - first;
+    assert!(
+        (2..=5).contains(&refreshed),
+        "{refreshed} refreshes in 3.5 s with a 1 s interval"
+    );
+}
