@@ -426,6 +426,9 @@ fn check_model(path: &Path, text: &str) -> Result<ModelFacts, PolicyError> {
         ));
     }
     let m = find("m")?;
+    if let Err(problem) = check_matcher_shape(&m.value) {
+        return Err(PolicyError::new(path, Some(m.line), problem));
+    }
     static SUBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\br[._]sub\b").unwrap());
     static SUBJECT_IN_G: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(^|[^\w.])g\(\s*r[._]sub\s*,\s*p[._]sub\s*\)").unwrap());
@@ -464,6 +467,52 @@ fn check_model(path: &Path, text: &str) -> Result<ModelFacts, PolicyError> {
         obj_patterns,
         matcher_line: Some(m.line),
     })
+}
+
+/// Casbin hands the matcher to its expression engine, whose parser recurses on
+/// every bracket and unary operator: a matcher nested deep enough overflows the
+/// stack and aborts the process (found by fuzzing `policy_files`), and a policy
+/// reload would take the server down with it. Real matchers are a line or two
+/// of shallow expressions, so these bounds refuse only the pathological.
+const MAX_MATCHER_BYTES: usize = 4096;
+const MAX_MATCHER_NESTING: usize = 16;
+const MAX_UNARY_RUN: usize = 4;
+
+fn check_matcher_shape(matcher: &str) -> Result<(), String> {
+    if matcher.len() > MAX_MATCHER_BYTES {
+        return Err(format!(
+            "the matcher is {} bytes; at most {MAX_MATCHER_BYTES} are accepted",
+            matcher.len()
+        ));
+    }
+    let (mut depth, mut deepest, mut unary_run, mut longest_run) = (0usize, 0usize, 0usize, 0usize);
+    for c in matcher.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if matches!(c, '!' | '-' | '+') {
+            unary_run += 1;
+            longest_run = longest_run.max(unary_run);
+        } else if !c.is_whitespace() {
+            unary_run = 0;
+        }
+    }
+    if deepest > MAX_MATCHER_NESTING {
+        return Err(format!(
+            "the matcher nests brackets {deepest} deep; at most {MAX_MATCHER_NESTING} are accepted"
+        ));
+    }
+    if longest_run > MAX_UNARY_RUN {
+        return Err(format!(
+            "the matcher has {longest_run} operators in a row (`!`, `-`, `+`); at most {MAX_UNARY_RUN} are accepted"
+        ));
+    }
+    Ok(())
 }
 
 struct PolicyRule {

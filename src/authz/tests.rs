@@ -502,3 +502,35 @@ fn every_action_is_one_policies_may_name() {
         assert!(load::ACTIONS.contains(&action.as_str()));
     }
 }
+
+#[test]
+fn a_matcher_nested_or_chained_past_the_bounds_is_refused_before_casbin_parses_it() {
+    let model = std::fs::read_to_string(shipped("model.conf")).unwrap();
+    let policy = std::fs::read_to_string(shipped("policy.csv")).unwrap();
+    let matcher_line = model
+        .lines()
+        .find(|l| l.trim_start().starts_with("m ="))
+        .unwrap()
+        .to_string();
+    for (replacement, expected) in [
+        // These overflowed the expression parser's stack and aborted the process.
+        (
+            format!("{matcher_line} && {}true{}", "(".repeat(40), ")".repeat(40)),
+            "deep",
+        ),
+        (
+            format!("{matcher_line} && {}true", "!".repeat(400)),
+            "in a row",
+        ),
+        (
+            format!("{matcher_line} && \"{}\" == \"\"", "x".repeat(5000)),
+            "bytes",
+        ),
+    ] {
+        let (_dir, result) = with_files(&model.replace(&matcher_line, &replacement), &policy);
+        let error = result.err().expect("refused").to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+    // The shipped matcher is well inside the bounds.
+    assert!(with_files(&model, &policy).1.is_ok());
+}
