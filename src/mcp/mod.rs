@@ -184,14 +184,16 @@ impl ServerHandler for BoxMcp {
         use tracing::Instrument as _;
         // A span per call; under the trace the request's `_meta` names, if any
         // (MCP 2026-07-28). The tool label is the catalog's, never the client's text.
-        let tool = catalog::find(&request.name).map_or("unknown", |t| t.name);
+        let declared = catalog::find(&request.name);
+        // The span's and the metrics' label: a catalog name, never what the client wrote.
+        let tool = declared.map_or("unknown", |t| t.name);
         let span = tracing::info_span!("tools/call", tool);
         // rmcp moves a request's `_meta` into the context.
         let meta = request.meta.as_ref().unwrap_or(&context.meta);
         if let Some(traceparent) = meta.get_traceparent() {
             crate::telemetry::otlp::adopt_from_meta(&span, traceparent, meta.get_tracestate());
         }
-        self.call_tool_in_span(request, context)
+        self.call_tool_in_span(request, declared, context)
             .instrument(span)
             .await
     }
@@ -205,6 +207,7 @@ impl BoxMcp {
     async fn call_tool_in_span(
         &self,
         request: CallToolRequestParams,
+        declared: Option<&'static tools::BoxTool>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
@@ -221,8 +224,6 @@ impl BoxMcp {
         audit.client = client_address(&context);
         audit.argument_names = argument_names.iter().map(String::as_str).collect();
 
-        let declared = catalog::find(&name);
-        // The metrics label: a catalog name, never what the client wrote.
         let tool_label = declared.map_or("unknown", |t| t.name);
         let decision = declared.map(|t| self.policy.decide(&caller, t));
         audit.scopes_checked = declared.map_or(&[], |t| catalog::oauth_scopes(t.action));

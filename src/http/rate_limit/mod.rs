@@ -177,17 +177,8 @@ mod tests {
 
     fn caller(subject: &str) -> Principal {
         Principal {
-            issuer: "https://idp.example".into(),
             subject: subject.into(),
-            username: None,
-            email: None,
-            email_verified: false,
-            client_id: None,
-            roles: vec![],
-            groups: vec![],
-            scopes: vec![],
-            box_user_id: None,
-            valid_until: 0,
+            ..crate::authz::tests::principal(&[], &[], None)
         }
     }
 
