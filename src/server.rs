@@ -201,8 +201,11 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         tool_error_clients: ClientPatterns::new(&raw.auth.tool_error_on_insufficient_scope)?,
         max_body_bytes: raw.http.max_body_bytes,
         stateless: raw.stateless,
-        session_idle_timeout: raw.session.idle_timeout,
-        sessions: SessionBindings::new(raw.session.idle_timeout, raw.session.max_sessions),
+        sessions: SessionBindings::new(
+            raw.session.idle_timeout,
+            raw.session.max_sessions,
+            raw.session.max_sessions_per_subject,
+        ),
         metadata_json: Bytes::from(serde_json::to_vec(&metadata)?),
         keep_caller_token: settings.box_plan.uses_linked_accounts(),
         box_context: BoxContext::new(&raw.r#box, &settings.box_plan)?,

@@ -154,6 +154,8 @@ pub struct SessionConfig {
     pub idle_timeout: Duration,
     /// Most sessions tracked at once (each bound to its subject).
     pub max_sessions: u64,
+    /// Most sessions one subject may hold at once.
+    pub max_sessions_per_subject: u32,
 }
 
 impl Default for SessionConfig {
@@ -161,6 +163,7 @@ impl Default for SessionConfig {
         Self {
             idle_timeout: Duration::from_secs(300),
             max_sessions: 100_000,
+            max_sessions_per_subject: 64,
         }
     }
 }
@@ -176,6 +179,12 @@ impl SessionConfig {
         if self.max_sessions == 0 {
             return Err(InvalidSetting::new(
                 "session.max_sessions",
+                "must be above zero",
+            ));
+        }
+        if self.max_sessions_per_subject == 0 {
+            return Err(InvalidSetting::new(
+                "session.max_sessions_per_subject",
                 "must be above zero",
             ));
         }

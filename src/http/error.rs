@@ -57,6 +57,10 @@ pub enum ApiError {
     BodyUnreadable,
     #[error("this server holds as many MCP sessions as it may (session.max_sessions); retry later")]
     TooManySessions,
+    #[error(
+        "the caller already holds {0} MCP sessions (session.max_sessions_per_subject); close one (DELETE) or let one idle out"
+    )]
+    TooManySessionsForSubject(u32),
 }
 
 impl From<MalformedAuthorization> for ApiError {
@@ -95,6 +99,7 @@ impl ApiError {
             Self::BadJsonRpc(_) => "invalid_json_rpc",
             Self::DuplicateHeader(_) => "invalid_request",
             Self::TooManySessions => "too_many_sessions",
+            Self::TooManySessionsForSubject(_) => "too_many_sessions_for_subject",
             Self::RateLimited { .. } => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::RequestTimeout(_) => "request_timeout",
@@ -116,7 +121,9 @@ impl ApiError {
             Self::IdpUnavailable(_) | Self::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManySessionsForSubject(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Overloaded | Self::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyUnreadable => StatusCode::BAD_REQUEST,

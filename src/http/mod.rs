@@ -33,9 +33,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -75,8 +73,6 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Serve MCP without sessions (`stateless`).
     pub stateless: bool,
-    /// A session unused for this long is closed (`session.idle_timeout`).
-    pub session_idle_timeout: std::time::Duration,
     pub sessions: SessionBindings,
     /// The tool policy (hot-reloaded).
     pub authorizer: Arc<Authorizer>,
@@ -115,8 +111,6 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
             .with_legacy_session_mode(false)
             .with_json_response(true);
     }
-    let mut session_manager = LocalSessionManager::default();
-    session_manager.session_config.keep_alive = Some(state.session_idle_timeout);
     let mcp_service = StreamableHttpService::new(
         {
             let box_context = state.box_context.clone();
@@ -127,7 +121,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
             };
             move || Ok(BoxMcp::for_http(box_context.clone(), policy.clone()))
         },
-        Arc::new(session_manager),
+        state.sessions.manager(),
         mcp_config,
     );
 

@@ -1275,6 +1275,86 @@ async fn sessions_beyond_the_cap_get_503_and_a_closed_one_frees_its_place() {
 }
 
 #[tokio::test]
+async fn one_subject_may_hold_only_its_share_of_sessions() {
+    let f = Fixture::start(&[("BOX_MCP_SESSION__MAX_SESSIONS_PER_SUBJECT", "2")]).await;
+    let alice = f.token("alice");
+    let first = f.server.initialize(&alice).await.expect("a session");
+    f.server.initialize(&alice).await.expect("a second session");
+    let third = f
+        .server
+        .mcp_raw(
+            Method::POST,
+            Some(&alice),
+            None,
+            Some(&common::server::initialize_request()),
+        )
+        .await;
+    assert_eq!(
+        third.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        third.body
+    );
+    assert_eq!(third.json()["error"], "too_many_sessions_for_subject");
+    // Another user is not affected.
+    assert!(f.server.initialize(&f.token("bob")).await.is_some());
+    // Closing one of alice's gives her place back.
+    let closed = f
+        .server
+        .mcp_raw(Method::DELETE, Some(&alice), Some(&first), None)
+        .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    assert!(f.server.initialize(&alice).await.is_some());
+}
+
+#[tokio::test]
+async fn an_idle_sessions_sse_stream_ends_with_it_and_frees_its_place() {
+    // The place held under each cap: the subject's, then the server's.
+    for cap in [
+        "BOX_MCP_SESSION__MAX_SESSIONS_PER_SUBJECT",
+        "BOX_MCP_SESSION__MAX_SESSIONS",
+    ] {
+        idle_session_ends_and_frees_its_place(cap).await;
+    }
+}
+
+async fn idle_session_ends_and_frees_its_place(cap: &str) {
+    let f = Fixture::start(&[("BOX_MCP_SESSION__IDLE_TIMEOUT", "2s"), (cap, "1")]).await;
+    let token = f.token("alice");
+    let session = f.server.initialize(&token).await.expect("a session");
+    let stream = f
+        .server
+        .http
+        .get(&f.server.resource)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", common::server::PROTOCOL_VERSION)
+        .header("mcp-session-id", &session)
+        .bearer_auth(&token)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("the GET stream");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let opened = std::time::Instant::now();
+    // Nothing is sent either way: the stream must end on its own.
+    let body = tokio::time::timeout(Duration::from_secs(15), stream.text())
+        .await
+        .expect("an idle SSE stream was left open");
+    let lasted = opened.elapsed();
+    assert!(
+        lasted >= Duration::from_millis(1500) && lasted < Duration::from_secs(10),
+        "the stream lasted {lasted:?} with a 2 s idle timeout: {body:?}"
+    );
+    let gone = f
+        .server
+        .rpc(&token, Some(&session), "tools/list", json!({}))
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    // The idle session's place is given back at once, not when its binding expires.
+    assert!(f.server.initialize(&token).await.is_some(), "{cap}");
+}
+
+#[tokio::test]
 async fn the_keys_are_refreshed_every_jwks_refresh_interval() {
     let f = Fixture::start(&[("BOX_MCP_AUTH__JWKS_REFRESH_INTERVAL", "1s")]).await;
     let first = f.issuer.jwks_hits();
