@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces BENCHMARKS.md: the criterion micro-benchmarks, then the load
 # benchmark (box-sandbox, a local OIDC issuer and box-mcp on 127.0.0.1, driven
-# by wrk). Takes about 15 minutes on two cores. Arguments are passed to
+# by wrk). Takes about 20 minutes on two cores. Arguments are passed to
 # box-mcp-loadbench (e.g. `--only 1,2 --duration 3`; `--help` lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."

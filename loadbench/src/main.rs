@@ -75,6 +75,11 @@ struct Cli {
     /// `BOX_MCP_LOG__LEVEL=warn`), applied to every run and listed in the report.
     #[arg(long = "server-env", value_parser = parse_key_value)]
     server_env: Vec<(String, String)>,
+    /// Rounds of the paired runs: the rate-limit and metrics scenarios (2e, 3e) and
+    /// their baselines (2, 3), alternately at 64 connections; their targets are
+    /// judged on the median round. 0 judges them on the single runs.
+    #[arg(long, default_value_t = 5)]
+    paired_rounds: usize,
     /// Only these scenarios (ids as in the report), e.g. `1,2`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -159,6 +164,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
+    let paired = run_paired(&cli, &fixture, workdir.path()).await?;
+
     let micro = micro::read_all(&cli.criterion);
     let context = report::Context {
         command: cli.command.clone(),
@@ -167,11 +174,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         method: method(&cli),
         notes: std::fs::read_to_string(&cli.notes).ok(),
     };
-    let text = report::render(&context, &micro, &load);
+    let text = report::render(&context, &micro, &load, &paired);
     std::fs::write(&cli.out, &text)
         .with_context(|| format!("cannot write {}", cli.out.display()))?;
     eprintln!("wrote {}", cli.out.display());
-    let misses: Vec<_> = report::judge(&micro, &load)
+    let misses: Vec<_> = report::judge(&micro, &load, &paired)
         .into_iter()
         .filter(|j| j.met == Some(false))
         .map(|j| j.what)
@@ -180,6 +187,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         eprintln!("targets missed: {}", misses.join("; "));
     }
     Ok(())
+}
+
+/// The scenarios judged on paired runs, with their baselines.
+const PAIRED: &[(&str, &str)] = &[("2e", "2"), ("3e", "3")];
+
+/// [`PAIRED`] scenarios (those selected) run alternately with their baselines,
+/// `--paired-rounds` times each at 64 connections.
+async fn run_paired(
+    cli: &Cli,
+    fixture: &Fixture,
+    dir: &Path,
+) -> anyhow::Result<Vec<report::Paired>> {
+    const CONNECTIONS: u32 = 64;
+    let selected = |id: &str| cli.only.is_empty() || cli.only.iter().any(|o| o == id);
+    let mut out = Vec::new();
+    for &(id, baseline) in PAIRED {
+        if cli.paired_rounds == 0 || !selected(id) {
+            continue;
+        }
+        let (on, off) = match (scenarios::find(id), scenarios::find(baseline)) {
+            (Some(on), Some(off)) => (on, off),
+            _ => bail!("no scenario {id} or {baseline}"),
+        };
+        let mut rounds = Vec::with_capacity(cli.paired_rounds);
+        for round in 1..=cli.paired_rounds {
+            let base = run_one(cli, fixture, dir, off, CONNECTIONS).await?;
+            let with = run_one(cli, fixture, dir, on, CONNECTIONS).await?;
+            let ratio = with.measured.requests_per_second()
+                / base.measured.requests_per_second().max(f64::MIN_POSITIVE);
+            eprintln!(
+                "paired {id} vs {baseline} round {round}: {:.0} / {:.0} req/s = {:.1} %",
+                with.measured.requests_per_second(),
+                base.measured.requests_per_second(),
+                ratio * 100.0
+            );
+            rounds.push((base, with));
+        }
+        out.push(report::Paired {
+            id,
+            baseline,
+            connections: CONNECTIONS,
+            rounds,
+        });
+    }
+    Ok(out)
 }
 
 async fn run_one(
@@ -222,7 +274,9 @@ async fn run_one(
     fixture.sandbox.clear_requests();
     wrk_run.duration = Duration::from_secs(cli.duration);
     let log_before = server.log_bytes();
+    let cpu_before = server.cpu_us()?;
     let measured = wrk::run(&wrk_run).await?;
+    let cpu_us = server.cpu_us()?.saturating_sub(cpu_before);
     let log_bytes = server.log_bytes().saturating_sub(log_before);
     let peak_rss_kib = server.peak_rss_kib()?;
     let warnings = server.warnings();
@@ -254,6 +308,8 @@ async fn run_one(
     };
     let log_bytes_per_request =
         (measured.requests > 0).then(|| log_bytes as f64 / measured.requests as f64);
+    let server_cpu_us_per_request =
+        (measured.requests > 0).then(|| cpu_us as f64 / measured.requests as f64);
     Ok(LoadResult {
         scenario,
         connections,
@@ -262,6 +318,7 @@ async fn run_one(
         log_bytes_per_request,
         box_calls_per_request,
         sandbox_p50_us,
+        server_cpu_us_per_request,
     })
 }
 

@@ -119,6 +119,15 @@ impl ServerProcess {
             .context("no VmRSS line in /proc/<pid>/status")
     }
 
+    /// CPU time the server has used so far (user + system), in microseconds.
+    pub fn cpu_us(&self) -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .context("cannot read the server's /proc stat (Linux only)")?;
+        let ticks = parse_cpu_ticks(&stat).context("unexpected /proc/<pid>/stat")?;
+        // `sysconf(_SC_CLK_TCK)` is 100 on every Linux that has run since 2.6.
+        Ok(ticks * 10_000)
+    }
+
     /// Bytes the server has written to its log so far.
     pub fn log_bytes(&self) -> u64 {
         std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
@@ -147,6 +156,16 @@ impl ServerProcess {
     }
 }
 
+/// utime + stime, in clock ticks: fields 14 and 15 of `/proc/<pid>/stat`, counted
+/// after the command name, which is in parentheses and may hold spaces.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 fn parse_vm_hwm(status: &str) -> Option<u64> {
     status
         .lines()
@@ -165,5 +184,12 @@ mod tests {
             "Name:\tbox-mcp\nVmPeak:\t  900000 kB\nVmHWM:\t   23456 kB\nVmRSS:\t 20000 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(23456));
         assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn reads_user_and_system_time_past_a_name_with_spaces() {
+        let stat = "4242 (box mcp) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 3 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
     }
 }
