@@ -14,6 +14,11 @@
 mod issuer;
 #[path = "../tests/it/common/key_store.rs"]
 mod key_store;
+#[allow(dead_code)] // the thumbprint is for the tests
+#[path = "../tests/it/common/dpop.rs"]
+mod dpop;
+
+use issuer::now;
 
 use std::{
     future::Future,
@@ -160,6 +165,111 @@ fn verify(c: &mut Criterion) {
     s.refresher.abort();
 }
 
+/// Introspection (RFC 7662) against the local issuer's endpoint: the cost of a
+/// cached answer (what every request after the first pays), and of judging an
+/// answer (the checks, without the round trip to the IdP).
+fn introspection(c: &mut Criterion) {
+    use box_mcp::auth::{IdpClient, IntrospectionConfig, IntrospectionContext, Introspector};
+    use std::sync::Arc;
+    let rt = runtime();
+    let s = verify_setup(&rt);
+    let (verifier, answer, introspector, _issuer) = rt.block_on(async {
+        let key = TestKey::generate("key-1");
+        let issuer = TestIssuer::start(&[&key], Mode::Up).await;
+        let audience = urls().resource;
+        let (keys, refresher) = key_store::loaded(
+            &issuer.url,
+            &audience,
+            vec![Algorithm::RS256],
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+        )
+        .await;
+        refresher.abort();
+        let (id, secret) = issuer::INTROSPECTION_CLIENT;
+        let config = IntrospectionConfig {
+            enabled: true,
+            client_id: Some(id.into()),
+            client_secret: Some(secret.to_string().into()),
+            ..IntrospectionConfig::default()
+        };
+        let introspector = Arc::new(
+            Introspector::new(
+                &config,
+                IntrospectionContext {
+                    idp: IdpClient::new(&issuer.url, Duration::from_secs(5)).unwrap(),
+                    issuer: issuer.url.clone(),
+                    audiences: vec![audience.clone()],
+                    claims: ClaimsConfig::default().resolve(),
+                    leeway: Duration::from_secs(30),
+                    allow_insecure_http: false,
+                },
+            )
+            .expect("introspection on"),
+        );
+        let verifier = TokenVerifier::new(
+            keys,
+            ClaimsConfig::default().resolve(),
+            issuer.url.clone(),
+            vec![Algorithm::RS256],
+            Duration::from_secs(30),
+            100_000,
+            Duration::from_secs(300),
+        )
+        .with_introspection(Arc::clone(&introspector), false);
+        let mut answer = issuer.claims(&audience, "alice");
+        answer["active"] = true.into();
+        answer["exp"] = (issuer::now() + 3600).into();
+        issuer.set_introspection("opaque-alice", answer.clone());
+        let principal = verifier.verify("opaque-alice").await.expect("active");
+        assert_eq!(principal.subject, "alice");
+        (verifier, answer, introspector, issuer)
+    });
+    let answer = answer.as_object().unwrap().clone();
+    let mut group = c.benchmark_group("introspection");
+    // SHA-256 and a cache lookup, as `verify/warm`.
+    group.bench_function("cache_hit", |b| {
+        iter_async(b, &rt, || verifier.verify(black_box("opaque-alice")))
+    });
+    // `active`, `iss`, `exp`, `iat`, `aud`, `cnf` and the principal.
+    group.bench_function("judge_answer", |b| {
+        b.iter(|| introspector.judge_answer(black_box(&answer)))
+    });
+    group.finish();
+    s.refresher.abort();
+}
+
+/// A DPoP proof (RFC 9449) checked in full: header, the ES256 signature with the
+/// proof's own key, `htm`/`htu`/`iat`/`ath`, the thumbprint and the replay cache.
+/// A fresh proof each time (made outside the measurement): a repeat is a replay.
+fn dpop_proof(c: &mut Criterion) {
+    use box_mcp::auth::{DpopConfig, DpopMode, DpopVerifier};
+    let resource = Url::parse(&urls().resource).unwrap();
+    let verifier = DpopVerifier::new(
+        &DpopConfig {
+            mode: DpopMode::Accepted,
+            ..DpopConfig::default()
+        },
+        resource.clone(),
+    )
+    .expect("DPoP on");
+    let key = dpop::DpopKey::generate();
+    let token = "an-access-token";
+    let mut group = c.benchmark_group("dpop");
+    group.bench_function("proof_check_es256", |b| {
+        b.iter_batched(
+            || key.proof("POST", resource.as_str(), Some(token)),
+            |proof| {
+                verifier
+                    .check(black_box(&proof), "POST", token, now())
+                    .expect("a valid proof")
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 /// `[box]` as `tests/it/common/box_env.rs` configures it: per-user tokens through
 /// the Client Credentials Grant, against `sandbox`.
 fn box_config(sandbox: &Sandbox) -> BoxConfig {
@@ -190,6 +300,7 @@ fn alice() -> Principal {
         scopes: vec!["openid".into(), "mcp:tools".into()],
         box_user_id: Some(fixture::ALICE.into()),
         valid_until: u64::MAX,
+        bound_key: None,
     }
 }
 
@@ -262,6 +373,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1))
         .sample_size(50);
-    targets = verify, broker, http
+    targets = verify, introspection, dpop_proof, broker, http
 }
 criterion_main!(benches);

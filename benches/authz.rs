@@ -90,6 +90,7 @@ fn caller() -> Principal {
         scopes: vec!["openid".into(), "mcp:tools".into()],
         box_user_id: None,
         valid_until: u64::MAX,
+        bound_key: None,
     }
 }
 

@@ -223,14 +223,17 @@ pub enum Cache {
     BoxCredentials,
     /// Box parent tokens (CCG / JWT / linked).
     BoxParentTokens,
+    /// Token introspection answers (active and refused).
+    Introspection,
 }
 
 impl Cache {
-    const ALL: [Cache; 4] = [
+    const ALL: [Cache; 5] = [
         Cache::Tokens,
         Cache::Decisions,
         Cache::BoxCredentials,
         Cache::BoxParentTokens,
+        Cache::Introspection,
     ];
 
     fn label(self) -> &'static str {
@@ -239,6 +242,7 @@ impl Cache {
             Self::Decisions => "decisions",
             Self::BoxCredentials => "box_credentials",
             Self::BoxParentTokens => "box_parent_tokens",
+            Self::Introspection => "introspection",
         }
     }
 }

@@ -158,6 +158,17 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
 
     let idp =
         IdpClient::new(&issuer, raw.auth.idp_timeout).context("cannot build the IdP client")?;
+    let introspector = crate::auth::Introspector::new(
+        &raw.auth.introspection,
+        crate::auth::IntrospectionContext {
+            idp: idp.clone(),
+            issuer: issuer.clone(),
+            audiences: audiences.clone(),
+            claims: settings.claims.clone(),
+            leeway: raw.auth.leeway,
+            allow_insecure_http: raw.allow_insecure_http,
+        },
+    );
     let keys = KeyStore::new(
         idp,
         ValidationPolicy {
@@ -182,14 +193,29 @@ fn build_state(settings: &Settings, base: &Url) -> anyhow::Result<AppState> {
         raw.auth.token_cache_capacity,
         raw.auth.token_cache_max_ttl,
     );
-    let metadata = ProtectedResourceMetadata::new(
+    let verifier = match introspector {
+        Some(introspector) => verifier.with_introspection(
+            Arc::new(introspector),
+            raw.auth.introspection.introspect_jwts,
+        ),
+        None => verifier,
+    };
+    let resource = Url::parse(&urls.resource).context("the canonical resource URL")?;
+    let dpop = crate::auth::DpopVerifier::new(&raw.auth.dpop, resource).map(Arc::new);
+    let mut metadata = ProtectedResourceMetadata::new(
         &urls,
         &issuer,
         &settings.scopes_supported,
         &raw.resource_name,
     );
+    let mut challenge = Challenge::new(&urls.resource_metadata, &raw.auth.required_scopes);
+    if let Some(dpop) = &dpop {
+        metadata = metadata.with_dpop(dpop.algorithm_names(), dpop.required());
+        challenge = challenge.with_dpop(&dpop.algorithm_names(), dpop.required());
+    }
     Ok(AppState {
-        challenge: Challenge::new(&urls.resource_metadata, &raw.auth.required_scopes),
+        challenge,
+        dpop,
         guard: RequestGuard::new(
             raw.http.allowed_hosts(base, settings.listen),
             raw.http.allowed_origins(base),
@@ -266,6 +292,7 @@ fn unauthenticated_principal(settings: &Settings) -> Option<Arc<Principal>> {
         scopes: Vec::new(),
         box_user_id: None,
         valid_until: u64::MAX,
+        bound_key: None,
     }))
 }
 

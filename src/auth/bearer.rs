@@ -1,12 +1,30 @@
-//! Reading the bearer token, from the Authorization header only (RFC 6750 §2.1).
+//! Reading the access token, from the Authorization header only (RFC 6750 §2.1),
+//! with the `Bearer` scheme or, when DPoP is on, `DPoP` (RFC 9449 §7.1), and the
+//! DPoP proof header.
 
 use http::{HeaderMap, Uri, header::AUTHORIZATION};
 
 use super::MalformedAuthorization;
 
+/// The scheme an access token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
 /// The bearer token of the request, `Ok(None)` when no bearer credentials were sent.
 /// A header that claims to be a bearer token but is malformed is an error (400).
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthorization> {
+    Ok(access_token(headers, false)?.map(|(_, token)| token))
+}
+
+/// The request's access token and its scheme; `DPoP` is read only when `dpop`
+/// (otherwise, like any other scheme, it is no credentials at all).
+pub fn access_token(
+    headers: &HeaderMap,
+    dpop: bool,
+) -> Result<Option<(Scheme, &str)>, MalformedAuthorization> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -18,10 +36,14 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthor
         .to_str()
         .map_err(|_| MalformedAuthorization("the header is not visible ASCII"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         // Another scheme is not bearer credentials: answer with the plain challenge.
         return Ok(None);
-    }
+    };
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
         return Err(MalformedAuthorization("the bearer token is empty"));
@@ -31,7 +53,22 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthor
             "the bearer token contains characters a token cannot have",
         ));
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
+}
+
+/// The `DPoP` header's proof; more than one is an error (RFC 9449 §4.3).
+pub fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, super::ProofRejection> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(super::ProofRejection::Duplicate);
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| super::ProofRejection::Malformed)
 }
 
 /// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

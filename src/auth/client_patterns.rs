@@ -69,6 +69,7 @@ mod tests {
             scopes: vec![],
             box_user_id: None,
             valid_until: 0,
+            bound_key: None,
         }
     }
 

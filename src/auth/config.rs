@@ -56,6 +56,10 @@ pub struct AuthConfig {
     /// Upper bound for how long a verified token stays cached (also bounded by `exp`).
     #[serde(with = "humantime_serde")]
     pub token_cache_max_ttl: Duration,
+    /// RFC 7662 introspection of opaque (and optionally all) tokens.
+    pub introspection: super::IntrospectionConfig,
+    /// DPoP-bound tokens (RFC 9449): off, accepted or required.
+    pub dpop: super::DpopConfig,
     /// BENCHMARKS ONLY: serve `/mcp` with no authentication, no scope checks and
     /// no tool policy, to measure what they cost (`loadbench/`). Refused unless
     /// the binary was built with the cargo feature `insecure-no-auth` and listens
@@ -86,6 +90,8 @@ impl Default for AuthConfig {
             idp_timeout: Duration::from_secs(5),
             token_cache_capacity: 100_000,
             token_cache_max_ttl: Duration::from_secs(300),
+            introspection: super::IntrospectionConfig::default(),
+            dpop: super::DpopConfig::default(),
             insecure_disabled: false,
         }
     }
@@ -106,6 +112,8 @@ impl AuthConfig {
         let issuer = Url::parse(&self.issuer).map_err(|e| InvalidSetting::new("auth.issuer", e))?;
         check_http_url(&issuer, "auth.issuer")?;
         check_transport(&issuer, "auth.issuer", insecure_http)?;
+        self.introspection.validate(insecure_http)?;
+        self.dpop.validate()?;
         self.algorithms()?;
         if self.leeway > Duration::from_secs(300) {
             return Err(InvalidSetting::new(
@@ -361,6 +369,7 @@ impl StdioConfig {
             scopes,
             box_user_id: self.box_user_id.clone(),
             valid_until: u64::MAX,
+            bound_key: None,
         }
     }
 }

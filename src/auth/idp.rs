@@ -35,6 +35,8 @@ pub enum IdpError {
 #[derive(Debug, Clone)]
 pub struct Discovery {
     pub jwks_uri: Url,
+    /// RFC 8414 / RFC 7662 `introspection_endpoint`, if the IdP publishes one.
+    pub introspection_endpoint: Option<Url>,
 }
 
 /// A fetched key set with the freshness the IdP asked for.
@@ -92,8 +94,19 @@ impl IdpClient {
                 found: found.to_string(),
             });
         }
+        // Not in openidconnect's core metadata: read from the same document.
+        #[derive(Deserialize)]
+        struct Extra {
+            introspection_endpoint: Option<Url>,
+        }
+        let extra: Extra =
+            serde_json::from_slice(&body).map_err(|e| IdpError::InvalidDocument {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(Discovery {
             jwks_uri: metadata.jwks_uri().url().clone(),
+            introspection_endpoint: extra.introspection_endpoint,
         })
     }
 
@@ -137,18 +150,60 @@ impl IdpClient {
         result
     }
 
-    async fn get_once(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
-        let unreachable = |e: reqwest::Error| IdpError::Unreachable {
-            url: url.to_string(),
-            reason: error_chain(&e),
+    /// A form POST (`request` has its URL, body and client authentication), its
+    /// answer read like a document: for the calls that authenticate box-mcp.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        call: &'static str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, IdpError> {
+        let started = std::time::Instant::now();
+        let request = build(
+            self.http
+                .post(url.clone())
+                .header(ACCEPT, "application/json"),
+        );
+        let result = match request.send().await {
+            Ok(response) => Self::read(url.as_str(), response).await.map(|(b, _)| b),
+            Err(e) => Err(IdpError::Unreachable {
+                url: url.to_string(),
+                reason: error_chain(&e),
+            }),
         };
-        let mut response = self
+        let answered = match &result {
+            Ok(_) => Answered::Status(200),
+            Err(IdpError::Status { status, .. }) => Answered::Status(*status),
+            Err(_) => Answered::NoAnswer,
+        };
+        metrics::idp_request(call, answered, started.elapsed());
+        result
+    }
+
+    async fn get_once(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
+        let response = self
             .http
             .get(url)
             .header(ACCEPT, "application/json")
             .send()
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| IdpError::Unreachable {
+                url: url.to_string(),
+                reason: error_chain(&e),
+            })?;
+        Self::read(url, response).await
+    }
+
+    /// A successful answer's body (at most [`MAX_DOCUMENT_BYTES`]) and its
+    /// `Cache-Control: max-age`.
+    async fn read(
+        url: &str,
+        mut response: reqwest::Response,
+    ) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
+        let unreachable = |e: reqwest::Error| IdpError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        };
         if !response.status().is_success() {
             return Err(IdpError::Status {
                 url: url.to_string(),

@@ -30,6 +30,11 @@ pub struct Principal {
     #[serde(skip)]
     #[schemars(skip)]
     pub valid_until: u64,
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6):
+    /// such a token is accepted only with a DPoP proof signed by that key.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub bound_key: Option<String>,
 }
 
 impl Principal {
@@ -58,6 +63,11 @@ impl Principal {
             scopes: scope_list(claims, &paths.scope),
             box_user_id: scalar(claims, &paths.box_user),
             valid_until,
+            bound_key: claims
+                .get("cnf")
+                .and_then(|cnf| cnf.get("jkt"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 

@@ -33,6 +33,16 @@ pub enum TokenRejection {
     UnsupportedCritical,
     #[error("the token is not an access token (header typ)")]
     WrongType,
+    #[error("the identity provider says the token is not active (revoked, expired or unknown)")]
+    Inactive,
+    #[error("the token is bound to a key (cnf) and cannot be used as a bearer token")]
+    SenderConstrained,
+    #[error("the token is not DPoP-bound, so it cannot be used with the DPoP scheme")]
+    NotDpopBound,
+    #[error("the DPoP proof is signed by another key than the one the token is bound to")]
+    DpopKeyMismatch,
+    #[error("this server accepts only DPoP-bound tokens, each with a DPoP proof")]
+    DpopRequired,
 }
 
 impl TokenRejection {
@@ -53,6 +63,11 @@ impl TokenRejection {
             Self::IssuedInTheFuture => "issued_in_the_future",
             Self::UnsupportedCritical => "unsupported_crit",
             Self::WrongType => "wrong_type",
+            Self::Inactive => "inactive",
+            Self::SenderConstrained => "sender_constrained",
+            Self::NotDpopBound => "not_dpop_bound",
+            Self::DpopKeyMismatch => "dpop_key_mismatch",
+            Self::DpopRequired => "dpop_required",
         }
     }
 

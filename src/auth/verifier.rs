@@ -4,16 +4,17 @@
 //! per request.
 
 use crate::metrics;
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, decode, decode_header};
 use moka::{Expiry, sync::Cache};
 use serde_json::{Map, Value};
 
-use super::{ClaimPaths, VerifyError};
+use super::{
+    ClaimPaths, VerifyError,
+    claim_rules::{check_key_binding, registered_claims, unix_now},
+    introspection::Introspector,
+};
 use super::{
     KeyStore, Principal, TokenRejection,
     keys::{KeyLookupError, KeyMaterial, VerificationKey},
@@ -63,6 +64,8 @@ const REFUSAL_TTL: Duration = Duration::from_secs(60);
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 pub struct TokenVerifier {
+    /// Tokens judged by the IdP instead ([`Introspector`]), and whether JWTs are too.
+    introspection: Option<(Arc<Introspector>, bool)>,
     keys: Arc<KeyStore>,
     claims: ClaimPaths,
     issuer: String,
@@ -93,6 +96,7 @@ impl TokenVerifier {
             .time_to_live(REFUSAL_TTL.min(cache_max_ttl.max(Duration::from_secs(1))))
             .build();
         Self {
+            introspection: None,
             keys,
             claims,
             issuer,
@@ -103,8 +107,33 @@ impl TokenVerifier {
         }
     }
 
+    /// Opaque tokens (and, with `introspect_jwts`, every token) are judged by
+    /// `introspector`.
+    pub fn with_introspection(
+        mut self,
+        introspector: Arc<Introspector>,
+        introspect_jwts: bool,
+    ) -> Self {
+        self.introspection = Some((introspector, introspect_jwts));
+        self
+    }
+
     /// Verifies `token` and returns its principal.
     pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, VerifyError> {
+        if let Some((introspector, introspect_jwts)) = &self.introspection {
+            if token.len() > MAX_TOKEN_BYTES {
+                return Err(TokenRejection::Malformed.into());
+            }
+            let is_jwt = is_three_parts(token);
+            if *introspect_jwts || !is_jwt {
+                // A JWT is still checked for what needs no key: an `alg: none` or
+                // non-access token is not worth the IdP's time.
+                if is_jwt {
+                    check_before_signature(token, &self.allowed)?;
+                }
+                return introspector.introspect(token).await;
+            }
+        }
         let digest = digest(token);
         if let Some(hit) = self.cache.get(&digest)
             && unix_now() <= hit.principal.valid_until
@@ -173,6 +202,7 @@ impl TokenVerifier {
         let data = decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenRejection::from(&e))?;
         let exp = registered_claims(&data.claims, &self.issuer, unix_now(), self.leeway)?;
+        check_key_binding(&data.claims)?;
         let principal = Principal::from_claims(
             &self.issuer,
             &data.claims,
@@ -225,39 +255,6 @@ pub(crate) fn check_before_signature(
         return Err(TokenRejection::UnsupportedCritical);
     }
     Ok(header)
-}
-
-/// The last second a NumericDate may name: 9999-12-31T23:59:59Z. No IdP issues
-/// dates beyond it, and every sum with a leeway stays far from overflow.
-const LAST_NUMERIC_DATE: u64 = 253_402_300_799;
-
-/// The registered claims jsonwebtoken leaves to us, checked exactly: `iss` is a
-/// string equal to the issuer (not an array that contains it), `exp` is a sane
-/// NumericDate, and `iat`, when present, is not in the future. Returns `exp`.
-pub(crate) fn registered_claims(
-    claims: &Map<String, Value>,
-    issuer: &str,
-    now: u64,
-    leeway: u64,
-) -> Result<u64, TokenRejection> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-        return Err(TokenRejection::WrongIssuer);
-    }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .filter(|exp| *exp <= LAST_NUMERIC_DATE)
-        .ok_or(TokenRejection::InvalidClaim("exp"))?;
-    if let Some(iat) = claims.get("iat") {
-        let iat = iat
-            .as_u64()
-            .filter(|iat| *iat <= LAST_NUMERIC_DATE)
-            .ok_or(TokenRejection::InvalidClaim("iat"))?;
-        if iat > now.saturating_add(leeway) {
-            return Err(TokenRejection::IssuedInTheFuture);
-        }
-    }
-    Ok(exp)
 }
 
 /// `typ` values of access tokens (media types compare case-insensitively).
@@ -315,11 +312,4 @@ fn header_rejection(token: &str) -> TokenRejection {
 
 fn digest(token: &str) -> TokenDigest {
     super::keys::sha256(token.as_bytes())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

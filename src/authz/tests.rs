@@ -90,6 +90,7 @@ pub(crate) fn principal(roles: &[&str], groups: &[&str], username: Option<&str>)
         scopes: vec!["mcp:tools".into()],
         box_user_id: None,
         valid_until: 0,
+        bound_key: None,
     }
 }
 

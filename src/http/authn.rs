@@ -15,7 +15,10 @@ use axum::{
 use http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState, rate_limit::Limit};
-use crate::auth::{CallerToken, Principal, bearer_token, token_in_query};
+use crate::auth::{
+    CallerToken, Principal, ProofRejection, Scheme, TokenRejection, access_token, dpop_proof,
+    token_in_query,
+};
 use crate::metrics;
 
 pub async fn authenticate(
@@ -31,17 +34,17 @@ pub async fn authenticate(
     }
     // Read what we need from the request before awaiting: a borrowed request
     // (its body is not `Sync`) cannot be held across an await point.
-    let presented = presented_token(&request).map(|t| t.map(str::to_owned));
+    let presented = presented_token(&state, &request).map(|t| t.map(Presented::owned));
     let kept = match (&presented, state.keep_caller_token) {
-        (Ok(Some(token)), true) => Some(Arc::new(CallerToken::new(token))),
+        (Ok(Some(presented)), true) => Some(Arc::new(CallerToken::new(&presented.token))),
         _ => None,
     };
     // For the audit of a refusal: which client the token claims to be from.
     let claimed = presented
         .as_ref()
         .ok()
-        .and_then(|t| t.as_deref())
-        .and_then(claimed_client);
+        .and_then(Option::as_ref)
+        .and_then(|p| claimed_client(&p.token));
     let client = crate::audit::client_of(request.extensions());
     match principal_for(&state, presented, client).await {
         Ok(principal) => {
@@ -94,17 +97,57 @@ pub(crate) fn claimed_client(token: &str) -> Option<String> {
         .then(|| id.to_owned())
 }
 
-/// The bearer token the request carries, after the checks that need no IdP.
-fn presented_token(request: &Request) -> Result<Option<&str>, ApiError> {
+/// An access token as the request presented it.
+struct Presented {
+    scheme: Scheme,
+    token: String,
+    /// With the DPoP scheme: the proof header, or why it could not be read.
+    proof: Option<Result<String, ProofRejection>>,
+    method: http::Method,
+}
+
+impl Presented {
+    fn owned(borrowed: PresentedRef<'_>) -> Self {
+        Self {
+            scheme: borrowed.scheme,
+            token: borrowed.token.to_owned(),
+            proof: borrowed.proof.map(|p| p.map(str::to_owned)),
+            method: borrowed.method.clone(),
+        }
+    }
+}
+
+struct PresentedRef<'a> {
+    scheme: Scheme,
+    token: &'a str,
+    proof: Option<Result<&'a str, ProofRejection>>,
+    method: &'a http::Method,
+}
+
+/// The access token the request carries, after the checks that need no IdP.
+fn presented_token<'a>(
+    state: &AppState,
+    request: &'a Request,
+) -> Result<Option<PresentedRef<'a>>, ApiError> {
     if token_in_query(request.uri()) {
         return Err(ApiError::TokenInQuery);
     }
-    Ok(bearer_token(request.headers())?)
+    let Some((scheme, token)) = access_token(request.headers(), state.dpop.is_some())? else {
+        return Ok(None);
+    };
+    let proof = (scheme == Scheme::Dpop)
+        .then(|| dpop_proof(request.headers()).and_then(|p| p.ok_or(ProofRejection::Missing)));
+    Ok(Some(PresentedRef {
+        scheme,
+        token,
+        proof,
+        method: request.method(),
+    }))
 }
 
 async fn principal_for(
     state: &AppState,
-    presented: Result<Option<String>, ApiError>,
+    presented: Result<Option<Presented>, ApiError>,
     client: Option<std::net::IpAddr>,
 ) -> Result<Arc<Principal>, ApiError> {
     let limits = state.rate_limits.as_ref();
@@ -133,9 +176,9 @@ async fn principal_for(
 /// The verified caller, with the scopes the endpoint requires.
 async fn verified(
     state: &AppState,
-    presented: Result<Option<String>, ApiError>,
+    presented: Result<Option<Presented>, ApiError>,
 ) -> Result<Arc<Principal>, ApiError> {
-    let token = presented?;
+    let presented = presented?;
     if !state.keys.is_ready() {
         let reason = match state.keys.readiness() {
             crate::auth::Readiness::Starting { reason: Some(r) } => r,
@@ -143,8 +186,25 @@ async fn verified(
         };
         return Err(ApiError::IdpUnavailable(reason));
     }
-    let token = token.ok_or(ApiError::MissingToken)?;
-    let principal = state.verifier.verify(&token).await?;
+    let presented = presented.ok_or(ApiError::MissingToken)?;
+    // The proof first: it needs no IdP and no cache, and a replayed or stale one
+    // ends here.
+    let proven_key = match (&presented.proof, &state.dpop) {
+        (Some(proof), Some(dpop)) => {
+            let proof = proof
+                .as_deref()
+                .map_err(|e| ApiError::InvalidDpopProof(e.clone()))?;
+            Some(dpop.check(
+                proof,
+                presented.method.as_str(),
+                &presented.token,
+                crate::auth::unix_now(),
+            )?)
+        }
+        _ => None,
+    };
+    let principal = state.verifier.verify(&presented.token).await?;
+    key_binding_holds(state, presented.scheme, proven_key.as_deref(), &principal)?;
     if !state.scope_check.all(&principal, &state.required_scopes) {
         // The challenge lists every scope the request needs, not only the missing ones.
         return Err(ApiError::InsufficientScope {
@@ -152,6 +212,26 @@ async fn verified(
         });
     }
     Ok(principal)
+}
+
+/// RFC 9449 §7: a DPoP-bound token only with a proof by its key, the DPoP scheme
+/// only for a DPoP-bound token, and, when DPoP is required, nothing else.
+fn key_binding_holds(
+    state: &AppState,
+    scheme: Scheme,
+    proven_key: Option<&str>,
+    principal: &Principal,
+) -> Result<(), TokenRejection> {
+    match (scheme, principal.bound_key.as_deref(), proven_key) {
+        (Scheme::Bearer, Some(_), _) => Err(TokenRejection::SenderConstrained),
+        (Scheme::Bearer, None, _) if state.dpop.as_ref().is_some_and(|d| d.required()) => {
+            Err(TokenRejection::DpopRequired)
+        }
+        (Scheme::Bearer, None, _) => Ok(()),
+        (Scheme::Dpop, None, _) => Err(TokenRejection::NotDpopBound),
+        (Scheme::Dpop, Some(bound), Some(proven)) if bound == proven => Ok(()),
+        (Scheme::Dpop, Some(_), _) => Err(TokenRejection::DpopKeyMismatch),
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,12 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{challenge::Challenge, jsonrpc_peek::BodyError, rate_limit::Limit};
-use crate::auth::{MalformedAuthorization, TokenRejection, VerifyError};
+use super::{
+    challenge::{Challenge, Scheme},
+    jsonrpc_peek::BodyError,
+    rate_limit::Limit,
+};
+use crate::auth::{MalformedAuthorization, ProofRejection, TokenRejection, VerifyError};
 
 /// Why a request to the MCP endpoint is refused before it reaches MCP.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,8 @@ pub enum ApiError {
     TokenInQuery,
     #[error("invalid token: {0}")]
     InvalidToken(#[from] TokenRejection),
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(#[from] ProofRejection),
     #[error("the token lacks required scopes")]
     InsufficientScope { required: Vec<String> },
     #[error("the identity provider is not available: {0}")]
@@ -90,6 +96,7 @@ impl ApiError {
             Self::MissingToken => "missing_token",
             Self::MalformedAuthorization(_) | Self::TokenInQuery => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::IdpUnavailable(_) => "identity_provider_unavailable",
             Self::OriginNotAllowed => "origin_not_allowed",
@@ -110,7 +117,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::MalformedAuthorization(_)
             | Self::TokenInQuery
             | Self::BadJsonRpc(_)
@@ -136,29 +145,47 @@ impl ApiError {
     pub fn is_token_failure(&self) -> bool {
         matches!(
             self,
-            Self::InvalidToken(_) | Self::MalformedAuthorization(_) | Self::TokenInQuery
+            Self::InvalidToken(_)
+                | Self::InvalidDpopProof(_)
+                | Self::MalformedAuthorization(_)
+                | Self::TokenInQuery
         )
     }
 
-    /// The `WWW-Authenticate` value for this error, if it carries one (RFC 6750 §3).
-    fn www_authenticate(&self, challenge: &Challenge) -> Option<String> {
+    /// The `WWW-Authenticate` values for this error, if it carries any (RFC 6750
+    /// §3; with DPoP on, a `DPoP` challenge too, RFC 9449 §7.1).
+    fn www_authenticate(&self, challenge: &Challenge) -> Vec<String> {
         match self {
             // RFC 6750 §3.1: no error code when no credentials were sent.
-            Self::MissingToken => Some(challenge.render(None, None)),
-            Self::MalformedAuthorization(_) | Self::TokenInQuery => {
-                Some(challenge.render(Some(("invalid_request", &self.to_string())), None))
-            }
+            Self::MissingToken => challenge.render_all(None, None, Scheme::Bearer),
+            Self::MalformedAuthorization(_) | Self::TokenInQuery => challenge.render_all(
+                Some(("invalid_request", &self.to_string())),
+                None,
+                Scheme::Bearer,
+            ),
             Self::InvalidToken(reason) => {
-                Some(challenge.render(Some(("invalid_token", &reason.to_string())), None))
+                let scheme = match reason {
+                    TokenRejection::NotDpopBound
+                    | TokenRejection::DpopKeyMismatch
+                    | TokenRejection::DpopRequired => Scheme::Dpop,
+                    _ => Scheme::Bearer,
+                };
+                challenge.render_all(Some(("invalid_token", &reason.to_string())), None, scheme)
             }
-            Self::InsufficientScope { required } => Some(challenge.render(
+            Self::InvalidDpopProof(reason) => challenge.render_all(
+                Some(("invalid_dpop_proof", &reason.to_string())),
+                None,
+                Scheme::Dpop,
+            ),
+            Self::InsufficientScope { required } => challenge.render_all(
                 Some((
                     "insufficient_scope",
                     "the token lacks a scope this request needs",
                 )),
                 Some(required),
-            )),
-            _ => None,
+                Scheme::Bearer,
+            ),
+            _ => Vec::new(),
         }
     }
 
@@ -193,10 +220,13 @@ impl ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(Refused(self.code()));
-        if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        for value in www_authenticate
+            .iter()
+            .filter_map(|v| HeaderValue::from_str(v).ok())
+        {
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+                .append(header::WWW_AUTHENTICATE, value);
         }
         match self {
             Self::IdpUnavailable(_) | Self::TooManySessions => {

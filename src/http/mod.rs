@@ -94,6 +94,8 @@ pub struct AppState {
     pub rate_limits: Option<rate_limit::RateLimits>,
     /// The Prometheus recorder, when `metrics.enabled` (else `/metrics` is 404).
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
+    /// DPoP proofs (`auth.dpop`); `None` when it is off.
+    pub dpop: Option<Arc<crate::auth::DpopVerifier>>,
     /// Keep the caller's token for the tools ([`crate::auth::CallerToken`]): only
     /// when linked Box accounts need it for the IdP token exchange.
     pub keep_caller_token: bool,

@@ -81,6 +81,7 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             box_user_id: None,
             valid_until: u64::MAX,
+            bound_key: None,
         }
     }
 

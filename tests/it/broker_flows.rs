@@ -352,6 +352,7 @@ fn caller(sub: &str, box_user: Option<&str>, email: Option<&str>) -> Principal {
         scopes: vec!["mcp:tools".into()],
         box_user_id: box_user.map(Into::into),
         valid_until: 0,
+        bound_key: None,
     }
 }
 

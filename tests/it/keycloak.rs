@@ -36,7 +36,7 @@ use tokio::sync::{Mutex, RwLock};
 use crate::common::{self, Reply, ServerProcess};
 
 pub(crate) const REALM: &str = "box-mcp";
-const TEST_CLIENT: &str = "box-mcp-test-direct-grant";
+pub(crate) const TEST_CLIENT: &str = "box-mcp-test-direct-grant";
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Held exclusively by tests that change `box-mcp`'s signing keys, shared by the rest.
@@ -246,7 +246,7 @@ fn invalid_token_description(reply: &Reply, kc: &KeycloakEnv) -> String {
 
 /// `initialize` with `token`, which must be refused with 401 `invalid_token`;
 /// returns the description.
-async fn refused(server: &ServerProcess, kc: &KeycloakEnv, token: &str) -> String {
+pub(crate) async fn refused(server: &ServerProcess, kc: &KeycloakEnv, token: &str) -> String {
     let reply = server
         .mcp_raw(
             Method::POST,

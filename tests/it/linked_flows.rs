@@ -222,6 +222,7 @@ async fn caller(sub: &str) -> (Principal, String) {
         scopes: vec!["mcp:tools".into()],
         box_user_id: None,
         valid_until: now() + 600,
+        bound_key: None,
     };
     (
         principal,

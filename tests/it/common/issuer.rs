@@ -124,7 +124,13 @@ struct Inner {
     cache_control: Mutex<Option<String>>,
     discovery_hits: AtomicUsize,
     jwks_hits: AtomicUsize,
+    /// Token → RFC 7662 answer; any other token is `{"active": false}`.
+    introspection: Mutex<std::collections::HashMap<String, Value>>,
+    introspection_hits: AtomicUsize,
 }
+
+/// The client (and secret) the introspection endpoint accepts, by Basic or form.
+pub const INTROSPECTION_CLIENT: (&str, &str) = ("box-mcp", "introspection-secret");
 
 #[derive(Clone)]
 pub struct TestIssuer {
@@ -146,6 +152,8 @@ impl TestIssuer {
             cache_control: Mutex::new(None),
             discovery_hits: AtomicUsize::new(0),
             jwks_hits: AtomicUsize::new(0),
+            introspection: Mutex::default(),
+            introspection_hits: AtomicUsize::new(0),
         });
         let app = Router::new()
             .route(
@@ -153,6 +161,10 @@ impl TestIssuer {
                 get(discovery),
             )
             .route("/realms/test/protocol/openid-connect/certs", get(jwks))
+            .route(
+                "/realms/test/protocol/openid-connect/token/introspect",
+                axum::routing::post(introspect),
+            )
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, addr, inner }
@@ -190,6 +202,19 @@ impl TestIssuer {
 
     pub fn discovery_hits(&self) -> usize {
         self.inner.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    /// What the introspection endpoint answers for `token` from now on.
+    pub fn set_introspection(&self, token: &str, answer: Value) {
+        self.inner
+            .introspection
+            .lock()
+            .unwrap()
+            .insert(token.to_string(), answer);
+    }
+
+    pub fn introspection_hits(&self) -> usize {
+        self.inner.introspection_hits.load(Ordering::SeqCst)
     }
 
     pub fn total_hits(&self) -> usize {
@@ -234,6 +259,7 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> impl IntoResponse {
         "authorization_endpoint": format!("{base}/realms/test/protocol/openid-connect/auth"),
         "token_endpoint": format!("{base}/realms/test/protocol/openid-connect/token"),
         "jwks_uri": format!("{base}/realms/test/protocol/openid-connect/certs"),
+        "introspection_endpoint": format!("{base}/realms/test/protocol/openid-connect/token/introspect"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -254,4 +280,61 @@ async fn jwks(State(inner): State<Arc<Inner>>) -> impl IntoResponse {
             .insert("cache-control", cc.parse().unwrap());
     }
     response
+}
+
+/// RFC 7662: the caller authenticates as [`INTROSPECTION_CLIENT`] (Basic with
+/// form-encoded parts, or `client_id`/`client_secret` in the form), else 401.
+async fn introspect(
+    State(inner): State<Arc<Inner>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> impl IntoResponse {
+    use base64::Engine as _;
+    inner.introspection_hits.fetch_add(1, Ordering::SeqCst);
+    if *inner.mode.lock().unwrap() == Mode::Down {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Some((decode(id)?, decode(secret)?))
+        });
+    let posted = form
+        .get("client_id")
+        .zip(form.get("client_secret"))
+        .map(|(i, s)| (i.clone(), s.clone()));
+    let (id, secret) = INTROSPECTION_CLIENT;
+    let authenticated = basic
+        .or(posted)
+        .is_some_and(|(i, s)| i == id && s == secret);
+    if !authenticated {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = form.get("token").cloned().unwrap_or_default();
+    let answer = inner
+        .introspection
+        .lock()
+        .unwrap()
+        .get(&token)
+        .cloned()
+        .unwrap_or_else(|| json!({"active": false}));
+    Json(answer).into_response()
 }

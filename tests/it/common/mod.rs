@@ -3,6 +3,7 @@
 pub mod auth0_issuer;
 pub mod box_env;
 pub mod browser;
+pub mod dpop;
 pub mod issuer;
 pub mod key_store;
 pub mod proxy;
