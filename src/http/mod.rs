@@ -222,6 +222,8 @@ fn mcp_cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static(SESSION_HEADER),
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("last-event-id"),
+            // RFC 9449: a browser client's proof of possession.
+            HeaderName::from_static("dpop"),
         ])
         .expose_headers([
             HeaderName::from_static(SESSION_HEADER),
