@@ -9,14 +9,14 @@
 //! `cargo bench --bench auth_path` measures; `cargo bench --bench auth_path --
 //! --test` runs each case once (CI); `-- --quick` gives rough numbers in seconds.
 
+#[allow(dead_code)] // the thumbprint is for the tests
+#[path = "../tests/it/common/dpop.rs"]
+mod dpop;
 #[allow(dead_code)]
 #[path = "../tests/it/common/issuer.rs"]
 mod issuer;
 #[path = "../tests/it/common/key_store.rs"]
 mod key_store;
-#[allow(dead_code)] // the thumbprint is for the tests
-#[path = "../tests/it/common/dpop.rs"]
-mod dpop;
 
 use issuer::now;
 

@@ -141,12 +141,7 @@ impl IdpClient {
     ) -> Result<(Vec<u8>, Option<Duration>), IdpError> {
         let started = std::time::Instant::now();
         let result = self.get_once(url).await;
-        let answered = match &result {
-            Ok(_) => Answered::Status(200),
-            Err(IdpError::Status { status, .. }) => Answered::Status(*status),
-            Err(_) => Answered::NoAnswer,
-        };
-        metrics::idp_request(call, answered, started.elapsed());
+        record(call, &result, started);
         result
     }
 
@@ -171,12 +166,7 @@ impl IdpClient {
                 reason: error_chain(&e),
             }),
         };
-        let answered = match &result {
-            Ok(_) => Answered::Status(200),
-            Err(IdpError::Status { status, .. }) => Answered::Status(*status),
-            Err(_) => Answered::NoAnswer,
-        };
-        metrics::idp_request(call, answered, started.elapsed());
+        record(call, &result, started);
         result
     }
 
@@ -227,6 +217,16 @@ impl IdpClient {
         }
         Ok((body, max_age))
     }
+}
+
+/// Counts and times one IdP call by what it got.
+fn record<T>(call: &'static str, result: &Result<T, IdpError>, started: std::time::Instant) {
+    let answered = match result {
+        Ok(_) => Answered::Status(200),
+        Err(IdpError::Status { status, .. }) => Answered::Status(*status),
+        Err(_) => Answered::NoAnswer,
+    };
+    metrics::idp_request(call, answered, started.elapsed());
 }
 
 fn parse_max_age(cache_control: &str) -> Option<Duration> {

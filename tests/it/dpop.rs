@@ -7,13 +7,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{
-    self, Fixture,
+    self, Fixture, ServerProcess,
     dpop::{DpopKey, ProofClaims},
     now,
 };
-
-const WHOAMI: &str =
-    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
 
 async fn start(mode: &str) -> Fixture {
     Fixture::start(&[
@@ -24,17 +21,17 @@ async fn start(mode: &str) -> Fixture {
     .await
 }
 
-/// A token for `sub` bound to `key`.
-fn bound_token(f: &Fixture, sub: &str, key: &DpopKey) -> String {
-    f.token_with(sub, |c| c["cnf"] = json!({"jkt": key.thumbprint}))
-}
-
-/// `tools/call whoami` with `authorization` and, if any, a `DPoP` header.
-async fn call(f: &Fixture, authorization: &str, proof: Option<&str>) -> common::Reply {
-    let mut request = f
-        .server
+/// `tools/call whoami` to `server` (stateless) with `authorization` and, if any,
+/// a `DPoP` header.
+pub(crate) async fn call_whoami(
+    server: &ServerProcess,
+    authorization: &str,
+    proof: Option<&str>,
+) -> common::Reply {
+    const WHOAMI: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+    let mut request = server
         .http
-        .post(&f.server.resource)
+        .post(&server.resource)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
         .header("mcp-protocol-version", common::server::PROTOCOL_VERSION)
@@ -44,6 +41,11 @@ async fn call(f: &Fixture, authorization: &str, proof: Option<&str>) -> common::
         request = request.header("dpop", proof);
     }
     common::Reply::read(request.send().await.expect("request")).await
+}
+
+/// A token for `sub` bound to `key`.
+fn bound_token(f: &Fixture, sub: &str, key: &DpopKey) -> String {
+    f.token_with(sub, |c| c["cnf"] = json!({"jkt": key.thumbprint}))
 }
 
 fn challenges(reply: &common::Reply) -> Vec<String> {
@@ -79,14 +81,14 @@ async fn a_bound_token_with_a_fresh_proof_reaches_the_tools() {
     let key = DpopKey::generate();
     let token = bound_token(&f, "dora", &key);
     let proof = key.proof("POST", &f.server.resource, Some(&token));
-    let reply = call(&f, &format!("DPoP {token}"), Some(&proof)).await;
+    let reply = call_whoami(&f.server, &format!("DPoP {token}"), Some(&proof)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(
         reply.json_rpc()["result"]["structuredContent"]["subject"],
         "dora"
     );
     // A plain bearer token still works while DPoP is only accepted.
-    let reply = call(&f, &format!("Bearer {}", f.token("bert")), None).await;
+    let reply = call_whoami(&f.server, &format!("Bearer {}", f.token("bert")), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
@@ -99,16 +101,19 @@ async fn every_broken_proof_or_binding_is_refused_with_its_reason() {
     let dpop = format!("DPoP {token}");
 
     // No proof.
-    let reply = call(&f, &dpop, None).await;
+    let reply = call_whoami(&f.server, &dpop, None).await;
     assert!(refused_on_dpop(&reply, "invalid_dpop_proof").contains("no DPoP proof"));
     // A proof by another key.
     let other = DpopKey::generate().proof("POST", &url, Some(&token));
-    let reply = call(&f, &dpop, Some(&other)).await;
+    let reply = call_whoami(&f.server, &dpop, Some(&other)).await;
     assert!(refused_on_dpop(&reply, "invalid_token").contains("another key"));
     // The same proof twice.
     let once = key.proof("POST", &url, Some(&token));
-    assert_eq!(call(&f, &dpop, Some(&once)).await.status, StatusCode::OK);
-    let reply = call(&f, &dpop, Some(&once)).await;
+    assert_eq!(
+        call_whoami(&f.server, &dpop, Some(&once)).await.status,
+        StatusCode::OK
+    );
+    let reply = call_whoami(&f.server, &dpop, Some(&once)).await;
     assert!(refused_on_dpop(&reply, "invalid_dpop_proof").contains("used before"));
     // Another URL, another method, another token, a stale or a future iat.
     let cases = [
@@ -162,7 +167,7 @@ async fn every_broken_proof_or_binding_is_refused_with_its_reason() {
             iat,
             jti: uuid::Uuid::new_v4().to_string(),
         });
-        let reply = call(&f, &dpop, Some(&proof)).await;
+        let reply = call_whoami(&f.server, &dpop, Some(&proof)).await;
         let why = refused_on_dpop(&reply, "invalid_dpop_proof");
         assert!(why.contains(expected), "{what}: {why}");
     }
@@ -192,7 +197,7 @@ async fn every_broken_proof_or_binding_is_refused_with_its_reason() {
             "typ",
         ),
     ] {
-        let reply = call(&f, &dpop, Some(&key.sign(header, &claims))).await;
+        let reply = call_whoami(&f.server, &dpop, Some(&key.sign(header, &claims))).await;
         let why = refused_on_dpop(&reply, "invalid_dpop_proof");
         assert!(why.contains(expected), "{what}: {why}");
     }
@@ -200,11 +205,11 @@ async fn every_broken_proof_or_binding_is_refused_with_its_reason() {
         json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk, "pad": "x".repeat(9000)}),
         &claims,
     );
-    let reply = call(&f, &dpop, Some(&huge)).await;
+    let reply = call_whoami(&f.server, &dpop, Some(&huge)).await;
     assert!(refused_on_dpop(&reply, "invalid_dpop_proof").contains("larger"));
 
     // The bound token as a bearer token; an unbound token with the DPoP scheme.
-    let reply = call(&f, &format!("Bearer {token}"), None).await;
+    let reply = call_whoami(&f.server, &format!("Bearer {token}"), None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
     assert!(
         reply.json()["error_description"]
@@ -214,7 +219,7 @@ async fn every_broken_proof_or_binding_is_refused_with_its_reason() {
     );
     let plain = f.token("bert");
     let proof = key.proof("POST", &url, Some(&plain));
-    let reply = call(&f, &format!("DPoP {plain}"), Some(&proof)).await;
+    let reply = call_whoami(&f.server, &format!("DPoP {plain}"), Some(&proof)).await;
     assert!(refused_on_dpop(&reply, "invalid_token").contains("not DPoP-bound"));
 }
 
@@ -236,7 +241,7 @@ async fn the_metadata_and_challenges_say_what_is_accepted() {
     let off = Fixture::start(&[]).await;
     let m = metadata(&off).await;
     assert!(m.get("dpop_signing_alg_values_supported").is_none(), "{m}");
-    let reply = call(&off, "DPoP abc", None).await;
+    let reply = call_whoami(&off.server, "DPoP abc", None).await;
     assert_eq!(
         challenges(&reply).len(),
         1,
@@ -250,7 +255,7 @@ async fn the_metadata_and_challenges_say_what_is_accepted() {
         json!(["ES256", "ES384", "PS256", "RS256", "EdDSA"])
     );
     assert!(m.get("dpop_bound_access_tokens_required").is_none(), "{m}");
-    let reply = call(&accepted, "Basic eDp5", None).await;
+    let reply = call_whoami(&accepted.server, "Basic eDp5", None).await;
     let both = challenges(&reply);
     assert!(
         both[0].starts_with("Bearer ") && both[1].starts_with("DPoP algs="),
@@ -260,8 +265,8 @@ async fn the_metadata_and_challenges_say_what_is_accepted() {
     let required = start("required").await;
     let m = metadata(&required).await;
     assert_eq!(m["dpop_bound_access_tokens_required"], true, "{m}");
-    let reply = call(
-        &required,
+    let reply = call_whoami(
+        &required.server,
         &format!("Bearer {}", required.token("bert")),
         None,
     )

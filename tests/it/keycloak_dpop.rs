@@ -6,15 +6,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{
-    self, ServerProcess,
+    self,
     dpop::{DpopKey, ProofClaims},
     now,
 };
+use crate::dpop::call_whoami;
 use crate::keycloak::{KeycloakEnv, REALM, REALM_KEYS, claims, form, http};
 
 const DPOP_CLIENT: &str = "box-mcp-test-dpop";
-const WHOAMI: &str =
-    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
 
 /// A DPoP-bound access token for `user`, requested with a proof by `key`.
 async fn bound_token(kc: &KeycloakEnv, key: &DpopKey, user: &str) -> String {
@@ -38,21 +37,6 @@ async fn bound_token(kc: &KeycloakEnv, key: &DpopKey, user: &str) -> String {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP", "{body}");
     body["access_token"].as_str().expect("access_token").into()
-}
-
-async fn call(server: &ServerProcess, authorization: &str, proof: Option<&str>) -> common::Reply {
-    let mut request = server
-        .http
-        .post(&server.resource)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", common::server::PROTOCOL_VERSION)
-        .header("authorization", authorization)
-        .body(WHOAMI);
-    if let Some(proof) = proof {
-        request = request.header("dpop", proof);
-    }
-    common::Reply::read(request.send().await.expect("request")).await
 }
 
 fn refused(reply: &common::Reply, error: &str) -> String {
@@ -84,22 +68,28 @@ async fn a_keycloak_dpop_bound_token_works_only_with_a_fresh_proof_by_its_key() 
     let dpop = format!("DPoP {token}");
 
     let proof = key.proof("POST", &url, Some(&token));
-    let reply = call(&server, &dpop, Some(&proof)).await;
+    let reply = call_whoami(&server, &dpop, Some(&proof)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let me = &reply.json_rpc()["result"]["structuredContent"];
     assert_eq!(me["username"], "carol", "{me}");
 
     // The same proof again.
     let why = refused(
-        &call(&server, &dpop, Some(&proof)).await,
+        &call_whoami(&server, &dpop, Some(&proof)).await,
         "invalid_dpop_proof",
     );
     assert!(why.contains("used before"), "{why}");
     // No proof; a proof by another key.
-    let why = refused(&call(&server, &dpop, None).await, "invalid_dpop_proof");
+    let why = refused(
+        &call_whoami(&server, &dpop, None).await,
+        "invalid_dpop_proof",
+    );
     assert!(why.contains("no DPoP proof"), "{why}");
     let other = DpopKey::generate().proof("POST", &url, Some(&token));
-    let why = refused(&call(&server, &dpop, Some(&other)).await, "invalid_token");
+    let why = refused(
+        &call_whoami(&server, &dpop, Some(&other)).await,
+        "invalid_token",
+    );
     assert!(why.contains("another key"), "{why}");
     // Another URL, another method, a stale iat.
     for (htm, htu, iat, expected) in [
@@ -120,14 +110,14 @@ async fn a_keycloak_dpop_bound_token_works_only_with_a_fresh_proof_by_its_key() 
             jti: uuid::Uuid::new_v4().to_string(),
         });
         let why = refused(
-            &call(&server, &dpop, Some(&proof)).await,
+            &call_whoami(&server, &dpop, Some(&proof)).await,
             "invalid_dpop_proof",
         );
         assert!(why.contains(expected), "{htm} {htu} {iat}: {why}");
     }
     // As a bearer token: the binding is in the token, so it is refused.
     let why = refused(
-        &call(&server, &format!("Bearer {token}"), None).await,
+        &call_whoami(&server, &format!("Bearer {token}"), None).await,
         "invalid_token",
     );
     assert!(why.contains("bound to a key"), "{why}");
