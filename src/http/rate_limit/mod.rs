@@ -123,6 +123,11 @@ pub struct RateLimits {
     failed_tokens: Keyed<IpAddr>,
     /// Addresses whose failed-token bucket is empty, and until when.
     throttled: moka::sync::Cache<IpAddr, Instant>,
+    /// The latest moment any address is throttled until, in nanoseconds after
+    /// `created`: while it is past, no address is throttled and the lookup in
+    /// `throttled` (on every request with a token) is skipped.
+    throttled_until: AtomicU64,
+    created: Instant,
 }
 
 impl RateLimits {
@@ -136,6 +141,8 @@ impl RateLimits {
                 // No address stays throttled longer than one refill.
                 .time_to_live(config.failed_tokens.period())
                 .build(),
+            throttled_until: AtomicU64::new(0),
+            created: Instant::now(),
         })
     }
 
@@ -146,6 +153,10 @@ impl RateLimits {
 
     /// A request from `client` that carries a token, before the token is verified.
     pub fn check_not_throttled(&self, client: IpAddr) -> Result<(), Duration> {
+        if self.nanos_since_created(Instant::now()) >= self.throttled_until.load(Ordering::Relaxed)
+        {
+            return Ok(());
+        }
         match self.throttled.get(&bucket_of(client)) {
             Some(until) => match until.checked_duration_since(Instant::now()) {
                 Some(wait) if !wait.is_zero() => Err(wait),
@@ -160,8 +171,15 @@ impl RateLimits {
     pub fn token_refused(&self, client: IpAddr) {
         let key = bucket_of(client);
         if let Err(wait) = self.failed_tokens.check(&key) {
-            self.throttled.insert(key, Instant::now() + wait);
+            let until = Instant::now() + wait;
+            self.throttled.insert(key, until);
+            self.throttled_until
+                .fetch_max(self.nanos_since_created(until), Ordering::Relaxed);
         }
+    }
+
+    fn nanos_since_created(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.created).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// A request by a verified caller (one issuer, so its subject is the key).
@@ -241,6 +259,18 @@ mod tests {
         limits
             .check_not_throttled("192.0.2.8".parse().unwrap())
             .unwrap();
+    }
+
+    #[test]
+    fn a_throttle_ends_when_the_bucket_has_refilled() {
+        // One failed token a millisecond; a burst of one.
+        let limits = limits(1, 1000.0);
+        let attacker: IpAddr = "192.0.2.9".parse().unwrap();
+        limits.token_refused(attacker);
+        limits.token_refused(attacker);
+        assert!(limits.check_not_throttled(attacker).is_err());
+        std::thread::sleep(Duration::from_millis(5));
+        limits.check_not_throttled(attacker).unwrap();
     }
 
     #[test]
