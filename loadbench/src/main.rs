@@ -212,8 +212,15 @@ async fn run_paired(
         };
         let mut rounds = Vec::with_capacity(cli.paired_rounds);
         for round in 1..=cli.paired_rounds {
-            let base = run_one(cli, fixture, dir, off, CONNECTIONS).await?;
-            let with = run_one(cli, fixture, dir, on, CONNECTIONS).await?;
+            // The order alternates (off-on, on-off, …): the machine drifts over
+            // minutes, and a fixed order would lend the drift to one side.
+            let (base, with) = if round % 2 == 1 {
+                let base = run_one(cli, fixture, dir, off, CONNECTIONS).await?;
+                (base, run_one(cli, fixture, dir, on, CONNECTIONS).await?)
+            } else {
+                let with = run_one(cli, fixture, dir, on, CONNECTIONS).await?;
+                (run_one(cli, fixture, dir, off, CONNECTIONS).await?, with)
+            };
             let ratio = with.measured.requests_per_second()
                 / base.measured.requests_per_second().max(f64::MIN_POSITIVE);
             eprintln!(

@@ -396,8 +396,9 @@ fn render_paired(s: &mut String, paired: &[Paired]) {
     let _ = writeln!(s, "\n## Paired runs\n");
     let _ = writeln!(
         s,
-        "Each scenario and its baseline run alternately, a fresh server for each run; \
-         the ratio of each round, and its median, which the target is judged on. CPU \
+        "Each scenario and its baseline run alternately, a fresh server for each run, \
+         the baseline first in odd rounds and second in even ones; the ratio of each \
+         round, and its median, which the target is judged on. CPU \
          ratio: the server's CPU time per request, scenario over baseline (below 100 % \
          would mean the scenario is cheaper).\n"
     );
