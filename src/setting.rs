@@ -60,9 +60,18 @@ pub fn read_config_text(path: &std::path::Path) -> std::io::Result<String> {
 /// `url` is an absolute `http` or `https` URL with a host.
 pub fn check_http_url(url: &Url, key: &'static str) -> Result<(), InvalidSetting> {
     match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(()),
-        _ => Err(InvalidSetting::new(key, "must be an absolute http(s) URL")),
+        "http" | "https" if url.host().is_some() => {}
+        _ => return Err(InvalidSetting::new(key, "must be an absolute http(s) URL")),
     }
+    // A URL is logged with every error about it (and reqwest's errors print it):
+    // credentials inside one would reach the logs.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(InvalidSetting::new(
+            key,
+            "must not hold credentials (user:password@); use the settings made for them",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
@@ -163,6 +172,25 @@ pub mod id_string {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_urls_are_absolute_and_hold_no_credentials() {
+        let check = |u: &str| check_http_url(&Url::parse(u).unwrap(), "x").map_err(|e| e.message);
+        assert!(check("https://idp.example.com/token").is_ok());
+        assert!(check("ftp://idp.example.com/").is_err());
+        for with_credentials in [
+            "https://user:secret@idp.example.com/token",
+            "https://user@idp.example.com/token",
+            "https://:secret@idp.example.com/token",
+        ] {
+            assert!(
+                check(with_credentials)
+                    .unwrap_err()
+                    .contains("must not hold credentials"),
+                "{with_credentials}"
+            );
+        }
+    }
 
     #[test]
     fn configuration_files_are_regular_and_bounded() {
