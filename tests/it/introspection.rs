@@ -180,10 +180,18 @@ async fn an_endpoint_that_cannot_answer_gives_503_and_wrong_credentials_too() {
     // Not remembered: once the IdP is back, the same token works.
     f.issuer.set_mode(Mode::Up);
     assert_eq!(f.server.whoami(OPAQUE).await["subject"], "olivia");
+    let logs = f.server.logs().join("\n");
+    assert!(logs.contains("token introspection failed"), "{logs}");
+    assert!(!logs.contains(OPAQUE), "the token is never logged");
+    assert!(
+        !logs.contains(INTROSPECTION_CLIENT.1),
+        "box-mcp's client secret is never logged"
+    );
 
     let mut env = introspection_env(&[]);
     env.retain(|(k, _)| *k != "BOX_MCP_AUTH__INTROSPECTION__CLIENT_SECRET");
-    env.push(("BOX_MCP_AUTH__INTROSPECTION__CLIENT_SECRET", "wrong"));
+    const WRONG_SECRET: &str = "a-wrong-introspection-secret";
+    env.push(("BOX_MCP_AUTH__INTROSPECTION__CLIENT_SECRET", WRONG_SECRET));
     let f = Fixture::start(&env).await;
     f.issuer
         .set_introspection(OPAQUE, active(&f, "olivia", |_| {}));
@@ -197,6 +205,10 @@ async fn an_endpoint_that_cannot_answer_gives_503_and_wrong_credentials_too() {
     let logs = f.server.logs().join("\n");
     assert!(logs.contains("token introspection failed"), "{logs}");
     assert!(!logs.contains(OPAQUE), "the token is never logged");
+    assert!(
+        !logs.contains(WRONG_SECRET),
+        "the client secret is never logged"
+    );
 }
 
 #[tokio::test]

@@ -129,6 +129,55 @@ fn unix_now() -> u64 {
 // Tokens
 // ---------------------------------------------------------------------------------
 
+/// A password grant at `client` in `realm`: the token endpoint's whole answer,
+/// which must be 200. `dpop` is a proof for the token endpoint, for clients that
+/// bind their tokens.
+pub(crate) struct PasswordGrant<'a> {
+    pub realm: &'a str,
+    pub client: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub scope: &'a str,
+    pub dpop: Option<String>,
+}
+
+impl PasswordGrant<'_> {
+    pub(crate) async fn send(&self, kc: &KeycloakEnv) -> Value {
+        let mut request = http()
+            .post(self.token_url(kc))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(proof) = &self.dpop {
+            request = request.header("dpop", proof);
+        }
+        let response = request
+            .body(form(&[
+                ("grant_type", "password"),
+                ("client_id", self.client),
+                ("username", self.user),
+                ("password", self.password),
+                ("scope", self.scope),
+            ]))
+            .send()
+            .await
+            .expect("token request to Keycloak");
+        let status = response.status();
+        let body: Value = response.json().await.expect("token response is JSON");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "password grant for {} at {}/{}: {body}",
+            self.user,
+            self.realm,
+            self.client
+        );
+        body
+    }
+
+    pub(crate) fn token_url(&self, kc: &KeycloakEnv) -> String {
+        format!("{}/protocol/openid-connect/token", kc.issuer(self.realm))
+    }
+}
+
 /// An access token from the password grant at `client` in `realm`.
 async fn password_token(
     kc: &KeycloakEnv,
@@ -138,29 +187,16 @@ async fn password_token(
     password: &str,
     scope: &str,
 ) -> String {
-    let response = http()
-        .post(format!(
-            "{}/protocol/openid-connect/token",
-            kc.issuer(realm)
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "password"),
-            ("client_id", client),
-            ("username", user),
-            ("password", password),
-            ("scope", scope),
-        ]))
-        .send()
-        .await
-        .expect("token request to Keycloak");
-    let status = response.status();
-    let body: Value = response.json().await.expect("token response is JSON");
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "password grant for {user} at {realm}/{client}: {body}"
-    );
+    let body = PasswordGrant {
+        realm,
+        client,
+        user,
+        password,
+        scope,
+        dpop: None,
+    }
+    .send(kc)
+    .await;
     body["access_token"]
         .as_str()
         .expect("access_token")

@@ -3,7 +3,7 @@
 //! tokens"); box-mcp takes such a token only with a fresh proof by that key.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{
     self,
@@ -11,30 +11,22 @@ use crate::common::{
     now,
 };
 use crate::dpop::call_whoami;
-use crate::keycloak::{KeycloakEnv, REALM, REALM_KEYS, claims, form, http};
+use crate::keycloak::{KeycloakEnv, PasswordGrant, REALM, REALM_KEYS, claims};
 
 const DPOP_CLIENT: &str = "box-mcp-test-dpop";
 
 /// A DPoP-bound access token for `user`, requested with a proof by `key`.
 async fn bound_token(kc: &KeycloakEnv, key: &DpopKey, user: &str) -> String {
-    let token_url = format!("{}/protocol/openid-connect/token", kc.issuer(REALM));
-    let reply = http()
-        .post(&token_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("dpop", key.proof("POST", &token_url, None))
-        .body(form(&[
-            ("grant_type", "password"),
-            ("client_id", DPOP_CLIENT),
-            ("username", user),
-            ("password", &format!("{user}-password")),
-            ("scope", "openid mcp:tools"),
-        ]))
-        .send()
-        .await
-        .expect("token request");
-    let status = reply.status();
-    let body: Value = reply.json().await.expect("JSON");
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut grant = PasswordGrant {
+        realm: REALM,
+        client: DPOP_CLIENT,
+        user,
+        password: &format!("{user}-password"),
+        scope: "openid mcp:tools",
+        dpop: None,
+    };
+    grant.dpop = Some(key.proof("POST", &grant.token_url(kc), None));
+    let body = grant.send(kc).await;
     assert_eq!(body["token_type"], "DPoP", "{body}");
     body["access_token"].as_str().expect("access_token").into()
 }

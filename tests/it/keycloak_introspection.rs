@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::keycloak::{
-    KeycloakEnv, REALM, REALM_KEYS, TEST_CLIENT, audiences, claims, form, http, refused,
+    KeycloakEnv, PasswordGrant, REALM, REALM_KEYS, TEST_CLIENT, audiences, claims, form, http,
+    refused,
 };
 
 /// The bundled realm's lightweight-token test client (keycloak/README.md).
@@ -26,24 +27,16 @@ const INTROSPECTION: &[(&str, &str)] = &[
 
 /// The password grant's whole answer (access and refresh token) at `client`.
 async fn grant(kc: &KeycloakEnv, client: &str, user: &str) -> Value {
-    let reply = http()
-        .post(format!(
-            "{}/protocol/openid-connect/token",
-            kc.issuer(REALM)
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "password"),
-            ("client_id", client),
-            ("username", user),
-            ("password", &format!("{user}-password")),
-            ("scope", "openid mcp:tools"),
-        ]))
-        .send()
-        .await
-        .expect("token request");
-    assert_eq!(reply.status(), StatusCode::OK);
-    reply.json().await.expect("JSON")
+    PasswordGrant {
+        realm: REALM,
+        client,
+        user,
+        password: &format!("{user}-password"),
+        scope: "openid mcp:tools",
+        dpop: None,
+    }
+    .send(kc)
+    .await
 }
 
 fn access_token(grant: &Value) -> String {

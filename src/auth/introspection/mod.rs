@@ -145,13 +145,9 @@ impl Introspector {
         }
     }
 
-    /// [`Introspector::introspect`] without the cache (benchmarks).
-    pub fn judge_answer(&self, answer: &Map<String, Value>) -> Result<Principal, TokenRejection> {
-        self.judge(answer)
-    }
-
-    /// One answer, held to the rules a JWT's claims are held to.
-    fn judge(&self, answer: &Map<String, Value>) -> Result<Principal, TokenRejection> {
+    /// One answer, held to the rules a JWT's claims are held to
+    /// ([`Introspector::introspect`] without the endpoint and the cache).
+    pub fn judge(&self, answer: &Map<String, Value>) -> Result<Principal, TokenRejection> {
         // RFC 7662 §2.2: `active` is a boolean; anything else is not "true".
         if answer.get("active") != Some(&Value::Bool(true)) {
             return Err(TokenRejection::Inactive);
@@ -315,7 +311,7 @@ mod tests {
 
     #[test]
     fn an_active_answer_gives_the_principal_with_roles_and_scopes() {
-        let principal = introspector().judge_answer(&active(json!({}))).unwrap();
+        let principal = introspector().judge(&active(json!({}))).unwrap();
         assert_eq!(principal.subject, "u-1");
         assert_eq!(principal.roles, vec!["mcp-reader".to_string()]);
         assert!(principal.scopes.iter().any(|s| s == "mcp:tools"));
@@ -365,7 +361,7 @@ mod tests {
             (json!({"sub": ""}), TokenRejection::InvalidClaim("sub")),
         ];
         for (change, expected) in cases {
-            let got = i.judge_answer(&active(change.clone())).map(|p| p.subject);
+            let got = i.judge(&active(change.clone())).map(|p| p.subject);
             assert_eq!(got, Err(expected), "{change}");
         }
     }
