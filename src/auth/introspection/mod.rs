@@ -178,6 +178,7 @@ impl Introspector {
         self.endpoint
             .get_or_try_init(|| async {
                 let discovery = self.idp.discover().await.map_err(|e| {
+                    tracing::warn!(error = %e, "cannot discover the introspection endpoint");
                     VerifyError::IdpUnavailable(format!("discovery for introspection: {e}"))
                 })?;
                 let url = discovery.introspection_endpoint.ok_or_else(|| {
