@@ -34,19 +34,20 @@ pub async fn authenticate(
     }
     // Read what we need from the request before awaiting: a borrowed request
     // (its body is not `Sync`) cannot be held across an await point.
-    let presented = presented_token(&state, &request).map(|t| t.map(Presented::owned));
+    let (presented, unreadable) = match presented_token(&state, &request) {
+        Ok(token) => (token.map(Presented::owned), None),
+        Err(error) => (None, Some(error)),
+    };
     let kept = match (&presented, state.keep_caller_token) {
-        (Ok(Some(presented)), true) => Some(Arc::new(CallerToken::new(&presented.token))),
+        (Some(presented), true) => Some(Arc::new(CallerToken::new(&presented.token))),
         _ => None,
     };
-    // For the audit of a refusal: which client the token claims to be from.
-    let claimed = presented
-        .as_ref()
-        .ok()
-        .and_then(Option::as_ref)
-        .and_then(|p| claimed_client(&p.token));
     let client = crate::audit::client_of(request.extensions());
-    match principal_for(&state, presented, client).await {
+    let found = match unreadable {
+        Some(error) => Err(error),
+        None => Ok(presented.as_ref()),
+    };
+    match principal_for(&state, found, client).await {
         Ok(principal) => {
             metrics::auth("ok");
             tracing::Span::current().record("subject", principal.subject.as_str());
@@ -69,7 +70,9 @@ pub async fn authenticate(
                 _ => tracing::info!(code = error.code(), "request refused"),
             }
             let mut response = error.into_response_with(&state.challenge);
-            if let Some(client) = claimed {
+            // For the audit of the refusal: which client the token claims to be
+            // from (read only here: it parses the token's payload).
+            if let Some(client) = presented.as_ref().and_then(|p| claimed_client(&p.token)) {
                 response.extensions_mut().insert(ClaimedClient(client));
             }
             response
@@ -147,7 +150,7 @@ fn presented_token<'a>(
 
 async fn principal_for(
     state: &AppState,
-    presented: Result<Option<Presented>, ApiError>,
+    presented: Result<Option<&Presented>, ApiError>,
     client: Option<std::net::IpAddr>,
 ) -> Result<Arc<Principal>, ApiError> {
     let limits = state.rate_limits.as_ref();
@@ -176,7 +179,7 @@ async fn principal_for(
 /// The verified caller, with the scopes the endpoint requires.
 async fn verified(
     state: &AppState,
-    presented: Result<Option<Presented>, ApiError>,
+    presented: Result<Option<&Presented>, ApiError>,
 ) -> Result<Arc<Principal>, ApiError> {
     let presented = presented?;
     if !state.keys.is_ready() {
