@@ -151,10 +151,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             eprintln!(
-                "scenario {:>2} c={:<3} {:>8.0} req/s  p50 {:>8.0} µs  p99 {:>8.0} µs  errors {}  rss {:.1} MB",
+                "scenario {:>2} c={:<3} {:>8.0} req/s  requests {}  p50 {:>8.0} µs  p99 {:>8.0} µs  errors {}  rss {:.1} MB",
                 scenario.id,
                 connections,
                 m.requests_per_second(),
+                m.requests,
                 m.p50_us,
                 m.p99_us,
                 m.errors(),
