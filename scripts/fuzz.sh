@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [--execs N] [--minutes M] [--jobs J] [TARGET ...]
 #
 # Targets (src/fuzz.rs): bearer_header, token_before_signature, claims_after_signature,
-# tools_call_body, config_toml, policy_files; all by default. Needs cargo, make and a C
+# tools_call_body, config_toml, policy_files, dpop_proof; all by default. Needs cargo, make and a C
 # compiler; installs cargo-afl (crates.io) and builds its AFL++ on first use.
 #
 # Afterwards each target's queue is minimised (afl-cmin) into fuzz/corpus/TARGET/, a
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         *) TARGETS+=("$1"); shift ;;
     esac
 done
-ALL=(bearer_header token_before_signature claims_after_signature tools_call_body config_toml policy_files)
+ALL=(bearer_header token_before_signature claims_after_signature tools_call_body config_toml policy_files dpop_proof)
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 for t in "${TARGETS[@]}"; do
     [ -d "fuzz/corpus/$t" ] || { echo "fuzz.sh: no target $t (fuzz/corpus/$t)" >&2; exit 2; }

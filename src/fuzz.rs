@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     auth::{
-        ClaimsConfig, Principal, bearer_token, check_before_signature, registered_claims,
-        token_in_query,
+        ClaimsConfig, DpopConfig, DpopMode, DpopVerifier, Principal, bearer_token,
+        check_before_signature, dpop_proof as read_dpop_header, registered_claims, token_in_query,
     },
     authz,
     config::{Config, Settings},
@@ -35,6 +35,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tools_call_body", tools_call_body),
     ("config_toml", config_toml),
     ("policy_files", policy_files),
+    ("dpop_proof", dpop_proof),
 ];
 
 /// `Authorization` headers (one per line of the input, so duplicates are tried)
@@ -134,5 +135,37 @@ pub fn policy_files(data: &[u8]) {
     if let Ok(compiled) = compiled {
         let _ = compiled.evaluate(&[], "whoami", "read");
         let _ = compiled.changed_rules_since(&compiled);
+    }
+}
+
+/// A `DPoP` header (the input's first line) on a POST that carries an access token
+/// (the rest), read and checked as the authentication layer does: the header, then
+/// the proof's `typ`, `alg`, key, signature and claims, at several clocks.
+pub fn dpop_proof(data: &[u8]) {
+    static VERIFIER: std::sync::OnceLock<Option<DpopVerifier>> = std::sync::OnceLock::new();
+    let Some(verifier) = VERIFIER.get_or_init(|| {
+        let config = DpopConfig {
+            mode: DpopMode::Accepted,
+            ..DpopConfig::default()
+        };
+        let resource = url::Url::parse("https://mcp.example/mcp").expect("a constant URL");
+        DpopVerifier::new(&config, resource)
+    }) else {
+        return;
+    };
+    let (header, token) = match data.iter().position(|b| *b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &b""[..]),
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(header) {
+        headers.append("dpop", value);
+    }
+    let (Ok(Some(proof)), Ok(token)) = (read_dpop_header(&headers), std::str::from_utf8(token))
+    else {
+        return;
+    };
+    for now in [0, 1_700_000_000, u64::MAX] {
+        let _ = verifier.check(proof, "POST", token, now);
     }
 }

@@ -40,3 +40,26 @@ fn every_corpus_input_runs_through_its_parser_without_a_panic_or_a_hang() {
     }
     eprintln!("replayed {replayed} corpus inputs");
 }
+
+/// The `dpop_proof` seeds signed by a real key pass every check at their clock, so
+/// the fuzzer starts from inputs that reach the end of the proof check, past the
+/// signature it cannot forge.
+#[test]
+fn the_signed_dpop_seeds_reach_the_end_of_the_proof_check() {
+    use box_mcp::auth::{DpopConfig, DpopMode, DpopVerifier};
+    let config = DpopConfig {
+        mode: DpopMode::Accepted,
+        ..DpopConfig::default()
+    };
+    let verifier = DpopVerifier::new(&config, "https://mcp.example/mcp".parse().unwrap()).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/dpop_proof");
+    for seed in ["seed-es256-valid", "seed-rs256-valid", "seed-eddsa-valid"] {
+        let text = std::fs::read_to_string(dir.join(seed)).unwrap();
+        let (proof, token) = text.split_once('\n').unwrap();
+        let checked = verifier.check(proof, "POST", token, 1_700_000_000);
+        assert!(checked.is_ok(), "{seed}: {checked:?}");
+    }
+    let text = std::fs::read_to_string(dir.join("seed-es256-wrong-htu")).unwrap();
+    let (proof, token) = text.split_once('\n').unwrap();
+    assert!(verifier.check(proof, "POST", token, 1_700_000_000).is_err());
+}
