@@ -84,7 +84,8 @@ for t in "${TARGETS[@]}"; do
     for kind in crashes hangs; do
         for f in "$OUT/$t/default/$kind"/id:*; do
             [ -e "$f" ] || continue
-            cp "$f" "fuzz/corpus/$t/${kind%es}-$(sha1sum "$f" | cut -c1-12)"
+            dest="fuzz/corpus/$t/${kind%es}-$(sha1sum "$f" | cut -c1-12)"
+            [ -e "$dest" ] || cp "$f" "$dest"
             failed=1
         done
     done
@@ -93,7 +94,9 @@ for t in "${TARGETS[@]}"; do
     if BOX_MCP_FUZZ_TARGET="$t" cargo afl cmin -i "$OUT/$t/default/queue" -o "$OUT/$t/cmin" \
         -t 5000 -- "$BIN" >"$OUT/$t.cmin.log" 2>&1; then
         for f in "$OUT/$t/cmin"/*; do
-            [ -f "$f" ] && cp "$f" "fuzz/corpus/$t/q-$(sha1sum "$f" | cut -c1-12)"
+            # Named by content: an input already kept (afl-cmin may link to it) stays.
+            dest="fuzz/corpus/$t/q-$(sha1sum "$f" | cut -c1-12)"
+            if [ -f "$f" ] && [ ! -e "$dest" ]; then cp "$f" "$dest"; fi
         done
     else
         echo "fuzz.sh: afl-cmin failed for $t (see $OUT/$t.cmin.log); corpus not updated" >&2
