@@ -118,10 +118,7 @@ pub fn config_toml(data: &[u8]) {
 /// A model and a policy (the input split at its first NUL byte), checked and
 /// compiled as a policy load does, then asked one decision.
 pub fn policy_files(data: &[u8]) {
-    let (model, policy) = match data.iter().position(|b| *b == 0) {
-        Some(at) => (&data[..at], &data[at + 1..]),
-        None => (data, &b""[..]),
-    };
+    let (model, policy) = split_at_first(data, 0);
     let (Ok(model), Ok(policy)) = (std::str::from_utf8(model), std::str::from_utf8(policy)) else {
         return;
     };
@@ -142,21 +139,9 @@ pub fn policy_files(data: &[u8]) {
 /// (the rest), read and checked as the authentication layer does: the header, then
 /// the proof's `typ`, `alg`, key, signature and claims, at several clocks.
 pub fn dpop_proof(data: &[u8]) {
-    static VERIFIER: std::sync::OnceLock<Option<DpopVerifier>> = std::sync::OnceLock::new();
-    let Some(verifier) = VERIFIER.get_or_init(|| {
-        let config = DpopConfig {
-            mode: DpopMode::Accepted,
-            ..DpopConfig::default()
-        };
-        let resource = url::Url::parse("https://mcp.example/mcp").expect("a constant URL");
-        DpopVerifier::new(&config, resource)
-    }) else {
-        return;
-    };
-    let (header, token) = match data.iter().position(|b| *b == b'\n') {
-        Some(at) => (&data[..at], &data[at + 1..]),
-        None => (data, &b""[..]),
-    };
+    static VERIFIER: std::sync::OnceLock<DpopVerifier> = std::sync::OnceLock::new();
+    let verifier = VERIFIER.get_or_init(dpop_verifier);
+    let (header, token) = split_at_first(data, b'\n');
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_bytes(header) {
         headers.append("dpop", value);
@@ -167,5 +152,25 @@ pub fn dpop_proof(data: &[u8]) {
     };
     for now in [0, 1_700_000_000, u64::MAX] {
         let _ = verifier.check(proof, "POST", token, now);
+    }
+}
+
+/// The verifier [`dpop_proof`] checks with: DPoP accepted, the default algorithms,
+/// for `https://mcp.example/mcp` (the `htu` of the corpus seeds). A new one each
+/// call, with an empty replay cache.
+pub fn dpop_verifier() -> DpopVerifier {
+    let config = DpopConfig {
+        mode: DpopMode::Accepted,
+        ..DpopConfig::default()
+    };
+    let resource = url::Url::parse("https://mcp.example/mcp").expect("a constant URL");
+    DpopVerifier::new(&config, resource).expect("DPoP is on in this config")
+}
+
+/// `data` before and after the first `byte` (all of it, and nothing, without one).
+pub fn split_at_first(data: &[u8], byte: u8) -> (&[u8], &[u8]) {
+    match data.iter().position(|b| *b == byte) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[]),
     }
 }

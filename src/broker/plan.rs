@@ -326,17 +326,12 @@ fn check_duration(
 /// host is loopback or plain HTTP is explicitly allowed.
 fn check_url(key: &'static str, value: &str, allow_http: bool) -> Result<Url, BrokerError> {
     let url = Url::parse(value.trim()).map_err(|e| BrokerError::config(key, e))?;
-    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+    crate::setting::check_http_url(&url, key).map_err(|e| BrokerError::config(key, e.message))?;
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(BrokerError::config(
             key,
-            "must be an absolute URL without query or fragment",
+            "must be a URL without query or fragment",
         ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(BrokerError::config(key, "must not contain credentials"));
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(BrokerError::config(key, "must be an http(s) URL"));
     }
     crate::setting::check_transport(&url, key, ("box.allow_insecure_http", allow_http))
         .map_err(|e| BrokerError::config(key, e.message))?;

@@ -46,20 +46,22 @@ fn every_corpus_input_runs_through_its_parser_without_a_panic_or_a_hang() {
 /// signature it cannot forge.
 #[test]
 fn the_signed_dpop_seeds_reach_the_end_of_the_proof_check() {
-    use box_mcp::auth::{DpopConfig, DpopMode, DpopVerifier};
-    let config = DpopConfig {
-        mode: DpopMode::Accepted,
-        ..DpopConfig::default()
-    };
-    let verifier = DpopVerifier::new(&config, "https://mcp.example/mcp".parse().unwrap()).unwrap();
+    use box_mcp::fuzz::{dpop_verifier, split_at_first};
+    // Its own verifier: the replay above remembers the seeds' proofs in the target's.
+    let verifier = dpop_verifier();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/dpop_proof");
+    let check = |seed: &str| {
+        let data = std::fs::read(dir.join(seed)).unwrap();
+        let (proof, token) = split_at_first(&data, b'\n');
+        let (proof, token) = (
+            std::str::from_utf8(proof).unwrap(),
+            std::str::from_utf8(token).unwrap(),
+        );
+        verifier.check(proof, "POST", token, 1_700_000_000)
+    };
     for seed in ["seed-es256-valid", "seed-rs256-valid", "seed-eddsa-valid"] {
-        let text = std::fs::read_to_string(dir.join(seed)).unwrap();
-        let (proof, token) = text.split_once('\n').unwrap();
-        let checked = verifier.check(proof, "POST", token, 1_700_000_000);
+        let checked = check(seed);
         assert!(checked.is_ok(), "{seed}: {checked:?}");
     }
-    let text = std::fs::read_to_string(dir.join("seed-es256-wrong-htu")).unwrap();
-    let (proof, token) = text.split_once('\n').unwrap();
-    assert!(verifier.check(proof, "POST", token, 1_700_000_000).is_err());
+    assert!(check("seed-es256-wrong-htu").is_err());
 }
