@@ -34,6 +34,11 @@ pub struct Fixture {
     pub user_tokens: PathBuf,
     /// One token each for the first `cold_users` benchmark users.
     pub cold_user_tokens: PathBuf,
+    /// Alice's token with a signature that is not the issuer's.
+    pub forged_token: PathBuf,
+    /// `FORGED_PER_COLD_USER × cold_users` forged tokens, each with a different
+    /// signature.
+    pub forged_tokens: PathBuf,
 }
 
 impl Fixture {
@@ -68,6 +73,14 @@ impl Fixture {
             "minted {user_count} user tokens in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        let forged_token = dir.join("forged.token");
+        std::fs::write(&forged_token, format!("{}\n", forge(&alice, 0)))?;
+        let forged_tokens = dir.join("forged.tokens");
+        // Rejections are cheaper than cold verifications: scenario 8n gets through
+        // more tokens than scenario 5, and forging costs no signature.
+        let forged_count = FORGED_PER_COLD_USER * cold_users as u64;
+        let forged: Vec<String> = (1..=forged_count).map(|i| forge(&alice, i)).collect();
+        std::fs::write(&forged_tokens, forged.join("\n") + "\n")?;
         let linked = LinkedIdp::start(&sandbox).await?;
         Ok(Self {
             linked,
@@ -76,6 +89,8 @@ impl Fixture {
             alice_token,
             user_tokens,
             cold_user_tokens,
+            forged_token,
+            forged_tokens,
         })
     }
 }
@@ -108,6 +123,31 @@ fn token(key: &TestKey, issuer: &TestIssuer, sub: &str, box_user_id: &str, role:
     key.sign(&claims(issuer, sub, box_user_id, role))
 }
 
+/// `token` with its signature replaced by bytes of the same length that no key
+/// signed, different for each `n`: the header (and so the `kid`) and the claims
+/// stay, so the server finds the key and must check the signature to refuse it.
+fn forge(token: &str, n: u64) -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let (signed, signature) = token.rsplit_once('.').expect("a JWS has three parts");
+    let length = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("the issuer's signature is base64url")
+        .len();
+    // xorshift64*, seeded by `n`: cheap, deterministic, never all zeros.
+    let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let bytes: Vec<u8> = (0..length)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+const FORGED_PER_COLD_USER: u64 = 4;
+
 /// RS256 signing costs about a millisecond: use both cores.
 fn mint_user_tokens(key: &TestKey, issuer: &TestIssuer, count: usize) -> Vec<String> {
     let mint = |range: std::ops::Range<usize>| -> Vec<String> {
@@ -137,6 +177,19 @@ fn mint_user_tokens(key: &TestKey, issuer: &TestIssuer, count: usize) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forged_tokens_keep_header_and_claims_and_differ_in_their_signatures() {
+        let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlIG9mIGZvcnR5IGJ5dGVz";
+        let (a, b) = (forge(token, 1), forge(token, 2));
+        assert_ne!(a, b);
+        for forged in [&a, &b] {
+            let (signed, signature) = forged.rsplit_once('.').unwrap();
+            assert_eq!(signed, "aGVhZGVy.cGF5bG9hZA");
+            assert_eq!(signature.len(), "c2lnbmF0dXJlIG9mIGZvcnR5IGJ5dGVz".len());
+            assert!(!token.ends_with(signature));
+        }
+    }
 
     #[test]
     fn the_seed_holds_the_benchmark_users_after_the_fixture_users() {

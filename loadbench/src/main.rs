@@ -10,6 +10,7 @@
 #[allow(dead_code)] // the test issuer's failure modes are not used here
 mod issuer;
 
+mod direct;
 mod fixture;
 mod linked_idp;
 mod micro;
@@ -29,7 +30,7 @@ use clap::Parser;
 
 use fixture::{Fixture, PUBLIC_BASE_URL};
 use report::LoadResult;
-use scenarios::{Call, Callers, Edge, SCENARIOS, Scenario};
+use scenarios::{Call, Callers, Edge, SCENARIOS, Scenario, Server};
 use server::ServerProcess;
 use wrk::Tokens;
 
@@ -75,9 +76,10 @@ struct Cli {
     /// `BOX_MCP_LOG__LEVEL=warn`), applied to every run and listed in the report.
     #[arg(long = "server-env", value_parser = parse_key_value)]
     server_env: Vec<(String, String)>,
-    /// Rounds of the paired runs: the rate-limit and metrics scenarios (2e, 3e) and
-    /// their baselines (2, 3), alternately at 64 connections; their targets are
-    /// judged on the median round. 0 judges them on the single runs.
+    /// Rounds of the paired runs, alternately at 64 connections: full auth (2, 3)
+    /// against authentication off (1, 3b), and rate limits and metrics (2e, 3e)
+    /// against them off (2, 3). Their targets are judged on the median round; 0
+    /// judges them on the single runs.
     #[arg(long, default_value_t = 5)]
     paired_rounds: usize,
     /// Only these scenarios (ids as in the report), e.g. `1,2`.
@@ -191,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The scenarios judged on paired runs, with their baselines.
-const PAIRED: &[(&str, &str)] = &[("2e", "2"), ("3e", "3")];
+const PAIRED: &[(&str, &str)] = &[("2", "1"), ("3", "3b"), ("2e", "2"), ("3e", "3")];
 
 /// [`PAIRED`] scenarios (those selected) run alternately with their baselines,
 /// `--paired-rounds` times each at 64 connections.
@@ -249,8 +251,12 @@ async fn run_one(
     scenario: &'static Scenario,
     connections: u32,
 ) -> anyhow::Result<LoadResult> {
+    let binary = match scenario.server {
+        Server::BoxMcp => cli.server.clone(),
+        Server::Echo => echo_binary()?,
+    };
     let server = ServerProcess::start(
-        &cli.server,
+        &binary,
         &cli.repo,
         &server_env(fixture, scenario, &cli.server_env),
         &dir.join("server.log"),
@@ -261,6 +267,8 @@ async fn run_one(
         Callers::One => Tokens::Cycle(fixture.alice_token.clone()),
         Callers::EachNew => Tokens::Once(fixture.cold_user_tokens.clone()),
         Callers::AllInTurn => Tokens::Cycle(fixture.user_tokens.clone()),
+        Callers::Forged => Tokens::Cycle(fixture.forged_token.clone()),
+        Callers::ForgedEachNew => Tokens::Once(fixture.forged_tokens.clone()),
     };
     let url = format!("{}/mcp", server.base);
     let mut wrk_run = wrk::Run {
@@ -268,6 +276,7 @@ async fn run_one(
         url: &url,
         body: scenario.call.body(),
         tokens: &tokens,
+        expected_status: scenario.callers.expected_status(),
         connections,
         duration: Duration::from_secs(cli.warm_up),
         script_dir: dir,
@@ -314,6 +323,28 @@ async fn run_one(
     } else {
         (None, None)
     };
+    // Scenario 4's floor: its Box call made directly, right after the run.
+    let direct_p50_us = match entries
+        .iter()
+        .rev()
+        .find(|e| e.method == "GET" && e.path.ends_with("/items"))
+    {
+        Some(e) if scenario.call == Call::FolderList && connections == 1 => {
+            let path_and_query = match &e.query {
+                Some(q) => format!("{}?{q}", e.path),
+                None => e.path.clone(),
+            };
+            let direct = direct::measure(&fixture.sandbox, &path_and_query, DIRECT_DURATION)
+                .await
+                .context("the direct sandbox call")?;
+            eprintln!(
+                "  the same Box call made directly: p50 {:.0} µs over {} requests",
+                direct.p50_us, direct.requests
+            );
+            Some(direct.p50_us)
+        }
+        _ => None,
+    };
     let log_bytes_per_request =
         (measured.requests > 0).then(|| log_bytes as f64 / measured.requests as f64);
     let server_cpu_us_per_request =
@@ -326,8 +357,26 @@ async fn run_one(
         log_bytes_per_request,
         box_calls_per_request,
         sandbox_p50_us,
+        direct_p50_us,
         server_cpu_us_per_request,
     })
+}
+
+/// How long the direct sandbox call is measured.
+const DIRECT_DURATION: Duration = Duration::from_secs(2);
+
+/// `box-mcp-echo`, built beside this binary (`cargo build -p box-mcp-loadbench`
+/// builds both).
+fn echo_binary() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe().context("cannot find the benchmark's own binary")?;
+    let echo = me.with_file_name("box-mcp-echo");
+    if !echo.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p box-mcp-loadbench`",
+            echo.display()
+        );
+    }
+    Ok(echo)
 }
 
 fn last_sandbox_seq(fixture: &Fixture) -> u64 {
@@ -438,6 +487,18 @@ fn method(cli: &Cli) -> Vec<String> {
          (`per_user_token = \"linked\"`; a stand-in for Keycloak's token exchange and \
          broker endpoint runs in the benchmark process): with warm caches the IdP is \
          not called, so 7 against 4 is the cost of the linked path itself."
+            .into(),
+        "Scenario 0 is the floor: `box-mcp-echo` (`loadbench/src/bin/box-mcp-echo.rs`), \
+         a minimal JSON-RPC server on axum that parses each body and answers a result, \
+         driven with scenario 3's requests. Scenarios 8 and 8n send forged tokens \
+         (alice's header and claims, a signature of the right length that no key made) \
+         and count a 401 with a `WWW-Authenticate` challenge as the right answer: 8 one \
+         token again and again (refused from the negative cache after the first \
+         signature check), 8n a new one every request (a signature check each). After \
+         scenario 4 at 1 connection, the very folder listing box-mcp sent is sent \
+         straight to the sandbox for 2 s, one at a time, by a plain reqwest (hyper) \
+         client with a user token (`loadbench/src/direct.rs`): the Box-path overhead is \
+         scenario 4 − scenario 3 − that direct call, all at p50."
             .into(),
         "The load generator, the sandbox and the server share the machine's cores: \
          throughput is what the whole loop reaches, and ratios between scenarios are the \

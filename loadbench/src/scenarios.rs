@@ -34,6 +34,21 @@ pub enum Callers {
     EachNew,
     /// All the benchmark users in turn, again and again.
     AllInTurn,
+    /// One forged token (alice's header and claims, right `kid`, a signature of
+    /// the right length that is not hers), again and again.
+    Forged,
+    /// A different forged token every request: the signature differs each time.
+    ForgedEachNew,
+}
+
+impl Callers {
+    /// The HTTP status every answer must have: 401 for forged tokens.
+    pub fn expected_status(self) -> u16 {
+        match self {
+            Self::Forged | Self::ForgedEachNew => 401,
+            _ => 200,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +68,16 @@ pub struct Scenario {
     /// Rate limits and metrics on (as deployed, with limits no request reaches) or
     /// off, to measure what they cost.
     pub edge: Edge,
+    pub server: Server,
+}
+
+/// Which server a scenario measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    BoxMcp,
+    /// `box-mcp-echo`: a minimal JSON-RPC server on axum, the floor box-mcp is
+    /// compared with.
+    Echo,
 }
 
 /// The production edge's per-request work: rate limits and metrics.
@@ -70,6 +95,17 @@ impl Scenario {
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
+        id: "0",
+        title: "minimal JSON-RPC echo server (axum), scenario 3's requests",
+        call: Call::Whoami,
+        callers: Callers::Anonymous,
+        warm_up: true,
+        baseline: None,
+        linked: false,
+        edge: Edge::Off,
+        server: Server::Echo,
+    },
+    Scenario {
         id: "1",
         title: "tools/list, authentication off (baseline)",
         call: Call::ToolsList,
@@ -78,6 +114,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: None,
         linked: false,
         edge: Edge::Off,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "2",
@@ -88,6 +125,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("1"),
         linked: false,
         edge: Edge::Off,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "2e",
@@ -98,6 +136,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("2"),
         linked: false,
         edge: Edge::On,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "3b",
@@ -108,6 +147,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("1"),
         linked: false,
         edge: Edge::Off,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "3",
@@ -118,6 +158,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("3b"),
         linked: false,
         edge: Edge::Off,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "3e",
@@ -128,6 +169,29 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("3"),
         linked: false,
         edge: Edge::On,
+        server: Server::BoxMcp,
+    },
+    Scenario {
+        id: "8",
+        title: "tools/list, one forged token again and again (401)",
+        call: Call::ToolsList,
+        callers: Callers::Forged,
+        warm_up: true,
+        baseline: Some("2"),
+        linked: false,
+        edge: Edge::Off,
+        server: Server::BoxMcp,
+    },
+    Scenario {
+        id: "8n",
+        title: "tools/list, a different forged token every request (401)",
+        call: Call::ToolsList,
+        callers: Callers::ForgedEachNew,
+        warm_up: false,
+        baseline: Some("8"),
+        linked: false,
+        edge: Edge::Off,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "4",
@@ -138,6 +202,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("1"),
         linked: false,
         edge: Edge::On,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "5",
@@ -148,6 +213,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("1"),
         linked: false,
         edge: Edge::On,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "6",
@@ -158,6 +224,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("1"),
         linked: false,
         edge: Edge::On,
+        server: Server::BoxMcp,
     },
     Scenario {
         id: "7",
@@ -168,6 +235,7 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("4"),
         linked: true,
         edge: Edge::On,
+        server: Server::BoxMcp,
     },
 ];
 

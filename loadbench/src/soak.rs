@@ -114,6 +114,7 @@ pub async fn run(
         url: &url,
         body: scenario.call.body(),
         tokens: &tokens,
+        expected_status: 200,
         connections,
         duration: Duration::from_secs(seconds),
         script_dir: dir,

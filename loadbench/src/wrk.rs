@@ -31,6 +31,8 @@ pub struct Run<'a> {
     pub url: &'a str,
     pub body: &'a str,
     pub tokens: &'a Tokens,
+    /// The status every answer must have (200 answers must also be a result).
+    pub expected_status: u16,
     pub connections: u32,
     pub duration: Duration,
     pub script_dir: &'a Path,
@@ -89,8 +91,11 @@ fn threads_for(connections: u32) -> u32 {
 pub async fn run(run: &Run<'_>) -> anyhow::Result<Measured> {
     let threads = threads_for(run.connections);
     let script = run.script_dir.join("mcp.lua");
-    std::fs::write(&script, lua_script(run.body, run.tokens, threads)?)
-        .context("cannot write the wrk script")?;
+    std::fs::write(
+        &script,
+        lua_script(run.body, run.tokens, run.expected_status, threads)?,
+    )
+    .context("cannot write the wrk script")?;
     let seconds = run.duration.as_secs_f64().ceil().max(1.0) as u64;
     let output = tokio::process::Command::new(run.wrk)
         .arg(format!("-t{threads}"))
@@ -144,7 +149,12 @@ fn lua_string(s: &str) -> String {
     out
 }
 
-fn lua_script(body: &str, tokens: &Tokens, threads: u32) -> anyhow::Result<String> {
+fn lua_script(
+    body: &str,
+    tokens: &Tokens,
+    expected_status: u16,
+    threads: u32,
+) -> anyhow::Result<String> {
     let (mode, file) = match tokens {
         Tokens::None => ("none", String::new()),
         Tokens::Cycle(p) => ("cycle", path_str(p)?),
@@ -156,6 +166,7 @@ local body = {body}
 local token_mode = {mode}
 local token_file = {file}
 local thread_count = {threads}
+local expected_status = {expected_status}
 
 local threads = {{}}
 local next_index = 0
@@ -221,7 +232,14 @@ end
 
 function response(status, response_headers, response_body)
   local outcome
-  if status ~= 200 then
+  if status == expected_status and status ~= 200 then
+    -- A refusal must say how to authenticate.
+    if response_headers["WWW-Authenticate"] ~= nil or response_headers["www-authenticate"] ~= nil then
+      outcome = "ok"
+    else
+      outcome = "http_" .. status .. "_without_challenge"
+    end
+  elseif status ~= 200 then
     outcome = "http_" .. status
   elseif string.find(response_body, '"isError":true', 1, true) ~= nil then
     outcome = "tool_error:" .. (string.match(response_body, '"error":"([%w_]+)"') or "unknown")
@@ -255,12 +273,18 @@ function done(summary, latency, requests)
     parts[#parts + 1] = string.format('"%s":%d', outcome, n)
   end
   local e = summary.errors
+  -- wrk counts every answer over 399 as a status error; when one is expected,
+  -- response() has judged each answer instead.
+  local status_errors = e.status
+  if expected_status ~= 200 then
+    status_errors = 0
+  end
   io.write(string.format(
     'BENCH_RESULT {{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,' ..
     '"write_errors":%d,"status_errors":%d,"timeouts":%d,"bad_responses":%d,' ..
     '"reused_tokens":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,' ..
     '"outcomes":{{%s}}}}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    summary.requests, summary.duration, e.connect, e.read, e.write, status_errors, e.timeout,
     bad_total, reused_total, latency:percentile(50), latency:percentile(99),
     latency:percentile(99.9), latency.max, table.concat(parts, ",")))
 end
@@ -304,7 +328,8 @@ mod tests {
 
     #[test]
     fn the_script_names_its_token_file_and_mode() {
-        let s = lua_script("{}", &Tokens::Once(PathBuf::from("/tmp/t.txt")), 2).unwrap();
+        let s = lua_script("{}", &Tokens::Once(PathBuf::from("/tmp/t.txt")), 401, 2).unwrap();
+        assert!(s.contains("local expected_status = 401"));
         assert!(s.contains(r#"local token_mode = "once""#));
         assert!(s.contains(r#"local token_file = "/tmp/t.txt""#));
         assert!(s.contains("local thread_count = 2"));
