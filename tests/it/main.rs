@@ -11,6 +11,7 @@ mod audit_events;
 mod auth0;
 mod box_tools;
 mod broker_flows;
+mod capabilities;
 mod cli;
 mod dpop;
 mod fuzz_corpus;
