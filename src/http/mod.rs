@@ -1,6 +1,7 @@
 //! The HTTP surface: `/mcp` behind the security layers, the RFC 9728 metadata,
 //! and the health endpoints.
 
+mod access_log;
 pub mod authn;
 pub mod challenge;
 mod config;
@@ -41,9 +42,8 @@ use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
     timeout::RequestBodyDeadlineLayer,
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
-use tracing::Level;
 
 use crate::{
     auth::{KeyStore, Principal, TokenVerifier},
@@ -188,7 +188,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
                     TraceLayer::new_for_http()
                         .make_span_with(request_id::make_span)
                         .on_request(())
-                        .on_response(DefaultOnResponse::new().level(Level::INFO))
+                        .on_response(access_log::on_response)
                         // Refusals are expected answers, logged once by the layer that refused.
                         .on_failure(()),
                 )

@@ -1,13 +1,22 @@
 //! Structured logs. JSON by default, one object per line; the request span
-//! (request id, method, path, subject) is attached to every event of a request.
+//! (request id, client, method, path, subject) is attached to every event of a
+//! request but audit events, which carry those fields themselves. At `info` a
+//! request writes its access line (`box_mcp::access`) and the audit event of its
+//! decision, if it made one.
 
 use std::{fs::OpenOptions, sync::Mutex};
 
 use anyhow::Context;
-use tracing_subscriber::{EnvFilter, filter::filter_fn, fmt, prelude::*};
+use tracing_subscriber::{
+    EnvFilter,
+    filter::{FilterExt as _, filter_fn},
+    fmt,
+    prelude::*,
+};
 
 use crate::audit;
 
+mod client_gone;
 mod config;
 pub mod otlp;
 mod request_id;
@@ -40,11 +49,10 @@ pub fn init(
                 .parse()
                 .expect("a constant, valid directive"),
         );
-    let writer = match target {
+    let writer = || match target {
         LogTarget::Stdout => fmt::writer::BoxMakeWriter::new(std::io::stdout),
         LogTarget::Stderr => fmt::writer::BoxMakeWriter::new(std::io::stderr),
     };
-    // With an audit file, audit events go there only; otherwise into the main log.
     let audit_file = match &config.audit_file {
         Some(path) => Some(
             OpenOptions::new()
@@ -55,17 +63,27 @@ pub fn init(
         ),
         None => None,
     };
-    let separate_audit = audit_file.is_some();
-    let not_audit = filter_fn(move |meta| !separate_audit || meta.target() != audit::TARGET);
-    let audit_layer = audit_file.map(|file| {
+    // Audit events go to the audit file, else into the main log. They carry their
+    // own request id, client and subject, so they are written without the request
+    // span, which would repeat those (each line is written for every request). In
+    // the pretty format without an audit file, the pretty layer writes them.
+    let audit_writer = match audit_file {
+        Some(file) => Some(fmt::writer::BoxMakeWriter::new(Mutex::new(file))),
+        None if config.format == LogFormat::Json => Some(writer()),
+        None => None,
+    };
+    let audit_apart = audit_writer.is_some();
+    let audit_layer = audit_writer.map(|writer| {
         fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_writer(Mutex::new(file))
+            .with_writer(writer)
             .with_filter(filter_fn(|meta| meta.target() == audit::TARGET))
     });
+    let main_log = filter_fn(move |meta| !audit_apart || meta.target() != audit::TARGET)
+        .and(client_gone::ClientGone);
     let traces = otlp::provider(trace)
         .context("cannot set up the OTLP trace export (trace.otlp_endpoint)")?
         .map(otlp::layer);
@@ -81,12 +99,12 @@ pub fn init(
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(writer)
-                    .with_filter(not_audit),
+                    .with_writer(writer())
+                    .with_filter(main_log),
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(fmt::layer().with_writer(writer).with_filter(not_audit))
+            .with(fmt::layer().with_writer(writer()).with_filter(main_log))
             .try_init(),
     };
     // A second init (tests, benches) keeps the first subscriber.

@@ -4,7 +4,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{self, Fixture, TestKey, now};
 
@@ -134,21 +134,27 @@ async fn a_stateless_request_at_info_writes_one_line() {
         .iter()
         .partition(|l| l.contains("\"target\":\"box_mcp::audit\""));
     assert_eq!(access.len(), 1, "one access line: {lines:#?}");
+    let line: Value = serde_json::from_str(access[0]).unwrap();
+    assert_eq!(line["target"], "box_mcp::access", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(line["latency_us"].as_u64().is_some(), "{line}");
+    let request = &line["span"];
+    for field in ["request_id", "client", "subject", "path", "method"] {
+        assert!(request[field].is_string(), "{field}: {line}");
+    }
+    assert_eq!(request["subject"], "alice", "{line}");
     assert!(
-        access[0].contains("finished processing request"),
-        "{}",
-        access[0]
-    );
-    assert!(
-        access[0].len() <= 600,
+        access[0].len() <= 320,
         "{} bytes: {}",
         access[0].len(),
         access[0]
     );
     assert_eq!(audit.len(), 1, "one audit event: {lines:#?}");
-    assert!(
-        audit[0].contains("\"event\":\"tools_listed\""),
-        "{}",
-        audit[0]
-    );
+    let event: Value = serde_json::from_str(audit[0]).unwrap();
+    assert_eq!(event["event"], "tools_listed", "{event}");
+    assert_eq!(event["subject"], "alice", "{event}");
+    assert!(event["request_id"].is_string(), "{event}");
+    assert!(event["client"].is_string(), "{event}");
+    // Its own fields, not the request span's again.
+    assert!(event.get("span").is_none(), "{event}");
 }
