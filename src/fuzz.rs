@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 use crate::{
     auth::{
         ClaimsConfig, DpopConfig, DpopMode, DpopVerifier, Principal, bearer_token,
-        check_before_signature, dpop_proof as read_dpop_header, registered_claims, token_in_query,
+        check_before_signature, check_required_claims, dpop_proof as read_dpop_header,
+        registered_claims, token_in_query,
     },
     authz,
     config::{Config, Settings},
@@ -76,6 +77,7 @@ pub fn claims_after_signature(data: &[u8]) {
         return;
     };
     const ISSUER: &str = "https://idp.example/realms/box-mcp";
+    let _ = check_required_claims(&claims);
     for now in [0, 1_700_000_000, u64::MAX] {
         let _ = registered_claims(&claims, ISSUER, now, 300);
     }

@@ -41,6 +41,31 @@ pub(crate) fn registered_claims(
     Ok(exp)
 }
 
+/// The claims every JWT access token must carry besides `exp` (which jsonwebtoken
+/// requires), checked in this order so that a token lacking several is always
+/// refused for the same one. jsonwebtoken checks its required set in hash order,
+/// so it is given `exp` alone and the rest are checked here.
+pub(crate) const REQUIRED_CLAIMS: [&str; 3] = ["iss", "aud", "sub"];
+
+/// Each of [`REQUIRED_CLAIMS`] is present, the first missing one named; and
+/// `aud` is a string or an array of strings. Its type matters here: jsonwebtoken
+/// skips its audience check when `aud` does not parse, which only its required
+/// set used to catch. (`iss` is held to exactly the issuer by
+/// [`registered_claims`], `sub` to a string by the principal.)
+pub(crate) fn check_required_claims(claims: &Map<String, Value>) -> Result<(), TokenRejection> {
+    if let Some(missing) = REQUIRED_CLAIMS
+        .into_iter()
+        .find(|c| !claims.contains_key(*c))
+    {
+        return Err(TokenRejection::MissingClaim(missing));
+    }
+    match &claims["aud"] {
+        Value::String(_) => Ok(()),
+        Value::Array(values) if values.iter().all(Value::is_string) => Ok(()),
+        _ => Err(TokenRejection::InvalidClaim("aud")),
+    }
+}
+
 /// `aud` (a string or an array of strings) names one of `audiences`: for claims
 /// that did not come through jsonwebtoken's validation (introspection answers).
 pub(crate) fn check_audience(
@@ -83,4 +108,49 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_first_missing_required_claim_is_named_whatever_else_is_missing() {
+        let claims = |v: Value| v.as_object().unwrap().clone();
+        let none = claims(json!({"exp": 1}));
+        assert!(matches!(
+            check_required_claims(&none),
+            Err(TokenRejection::MissingClaim("iss"))
+        ));
+        let no_aud_no_sub = claims(json!({"exp": 1, "iss": "i"}));
+        for _ in 0..32 {
+            assert!(matches!(
+                check_required_claims(&no_aud_no_sub),
+                Err(TokenRejection::MissingClaim("aud"))
+            ));
+        }
+        let no_sub = claims(json!({"exp": 1, "iss": "i", "aud": "a"}));
+        assert!(matches!(
+            check_required_claims(&no_sub),
+            Err(TokenRejection::MissingClaim("sub"))
+        ));
+        let all = claims(json!({"exp": 1, "iss": "i", "aud": "a", "sub": "s"}));
+        assert!(check_required_claims(&all).is_ok());
+        let audiences = claims(json!({"exp": 1, "iss": "i", "aud": ["a", "b"], "sub": "s"}));
+        assert!(check_required_claims(&audiences).is_ok());
+    }
+
+    #[test]
+    fn an_audience_that_is_not_strings_is_malformed() {
+        for value in [json!(5), json!(["a", 5]), json!({"a": 1}), json!(null)] {
+            let claims = json!({"exp": 1, "iss": "i", "aud": value, "sub": "s"});
+            let rejection = check_required_claims(claims.as_object().unwrap());
+            assert!(
+                matches!(rejection, Err(TokenRejection::InvalidClaim("aud"))),
+                "{value}: {rejection:?}"
+            );
+        }
+    }
 }

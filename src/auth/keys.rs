@@ -303,7 +303,9 @@ impl KeyStore {
         validation.leeway = self.policy.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `iss`, `aud` and `sub` are required too, checked in a fixed order by
+        // claim_rules::check_required_claims (jsonwebtoken's order is a HashSet's).
+        validation.set_required_spec_claims(&["exp"]);
 
         let kid: Arc<str> = jwk.common.key_id.as_deref().unwrap_or("").into();
         let material = key_material(jwk, &validation.algorithms)?;

@@ -17,7 +17,7 @@ mod verifier;
 
 pub use bearer::{Scheme, access_token, bearer_token, dpop_proof, token_in_query};
 pub use caller_token::CallerToken;
-pub(crate) use claim_rules::{registered_claims, unix_now};
+pub(crate) use claim_rules::{check_required_claims, registered_claims, unix_now};
 pub use client_patterns::ClientPatterns;
 pub use config::{
     AuthConfig, ClaimPaths, ClaimPreset, ClaimsConfig, INSECURE_NO_AUTH_BUILD, StdioConfig,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{
     ClaimPaths, VerifyError,
-    claim_rules::{check_key_binding, registered_claims, unix_now},
+    claim_rules::{check_key_binding, check_required_claims, registered_claims, unix_now},
     introspection::Introspector,
 };
 use super::{
@@ -201,6 +201,7 @@ impl TokenVerifier {
         } = &*key;
         let data = decode::<Map<String, Value>>(token, key, validation)
             .map_err(|e| TokenRejection::from(&e))?;
+        check_required_claims(&data.claims)?;
         let exp = registered_claims(&data.claims, &self.issuer, unix_now(), self.leeway)?;
         check_key_binding(&data.claims)?;
         let principal = Principal::from_claims(

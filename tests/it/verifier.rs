@@ -201,6 +201,37 @@ async fn edge_cases_of_rfc_7515_and_7519_are_refused() {
         TokenRejection::WrongIssuer
     );
 
+    // The required claims: the first missing one is named, in a fixed order, and
+    // an audience that is not strings is malformed (jsonwebtoken would skip it).
+    for (remove, missing) in [
+        (&["aud", "sub"][..], "aud"),
+        (&["sub"][..], "sub"),
+        (&["iss", "aud", "sub"][..], "iss"),
+    ] {
+        let mut claims = issuer.claims(AUDIENCE, "lacking");
+        for name in remove {
+            claims.as_object_mut().unwrap().remove(*name);
+        }
+        assert_eq!(
+            rejection(verifier.verify(&key.sign(&claims)).await),
+            TokenRejection::MissingClaim(missing),
+            "without {remove:?}"
+        );
+    }
+    for aud in [
+        serde_json::json!(5),
+        serde_json::json!([AUDIENCE, 5]),
+        serde_json::json!({ "aud": AUDIENCE }),
+    ] {
+        let mut claims = issuer.claims(AUDIENCE, "odd-aud");
+        claims["aud"] = aud.clone();
+        assert_eq!(
+            rejection(verifier.verify(&key.sign(&claims)).await),
+            TokenRejection::InvalidClaim("aud"),
+            "aud {aud}"
+        );
+    }
+
     // `exp` at the end of the integers: no overflow, a malformed claim.
     for exp in [u64::MAX, u64::MAX - 1, i64::MAX as u64, 253_402_300_800] {
         let mut claims = issuer.claims(AUDIENCE, "far");
