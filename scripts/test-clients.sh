@@ -2,7 +2,8 @@
 # box-mcp against real, independent MCP clients, the bundled Keycloak and the Box sandbox:
 # the official TypeScript SDK v1 (2025-era protocol) and v2 (2026-07-28), the official Python
 # SDK (pytest), the MCP Inspector CLI and mcp-remote (the stdio proxy users put in front of
-# desktop apps), and the TypeScript SDK once more over box-mcp's own TLS listener.
+# desktop apps), the official MCP conformance suite (scripts/conformance.sh), and the
+# TypeScript SDK once more over box-mcp's own TLS listener.
 # The SDK tests start from nothing but the server URL and must find Keycloak, register a
 # client dynamically and log in with PKCE on their own (headless login and consent); the
 # TypeScript SDK also steps up to box:write on a 403 insufficient_scope.
@@ -123,6 +124,8 @@ else
 fi
 case "$PORT" in '' | *[!0-9]*) die "BOX_MCP_TEST_MCP_PORT must be a port number, got '${PORT}'" ;; esac
 MCP_URL="http://127.0.0.1:${PORT}/mcp"
+# The conformance suite's token proxy (scripts/conformance.sh): box-mcp accepts its origin.
+CONFORMANCE_PROXY_PORT="$(free_port)"
 
 # ---------------------------------------------------------------- dependencies
 say "Node dependencies (npm ci in ${CLIENTS_DIR})"
@@ -234,7 +237,8 @@ say "starting box-mcp on ${MCP_URL} (Box: managed users at ${SB})"
 start_box_mcp "$RUN_DIR/box-mcp.log" \
     BOX_MCP_BOX__MODE=per_user BOX_MCP_BOX__AUTH=ccg \
     BOX_MCP_BOX__CLIENT_ID=sandbox-ccg-app BOX_MCP_BOX__CLIENT_SECRET=sandbox-ccg-secret \
-    BOX_MCP_BOX__ENTERPRISE_ID=1100000 "${box_urls[@]}"
+    BOX_MCP_BOX__ENTERPRISE_ID=1100000 "${box_urls[@]}" \
+    BOX_MCP_HTTP__ALLOWED_ORIGINS="[\"http://127.0.0.1:${CONFORMANCE_PROXY_PORT}\"]"
 echo "set-up took $(($(date +%s) - T0)) s"
 
 # ---------------------------------------------------------------- the clients
@@ -268,6 +272,8 @@ run_suite "mcp-remote, its own OAuth flow (mcp-remote, node --test)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 mcp-remote.test.mjs"
 run_suite "TypeScript SDK v2, protocol 2026-07-28 (@modelcontextprotocol/client, node --test)" \
     bash -c "cd '$CLIENTS_DIR' && exec timeout -k 10 300 node --test --test-reporter=spec --test-timeout=180000 ts-sdk-v2.test.mjs"
+run_suite "MCP conformance suite (@modelcontextprotocol/conformance, through a token proxy)" \
+    env BOX_MCP_TEST_PROXY_PORT="$CONFORMANCE_PROXY_PORT" bash scripts/conformance.sh
 
 # Every client above sent real Keycloak tokens; none of them may show up in the server's log.
 no_jwt_in_log() {
