@@ -101,15 +101,23 @@ impl<'a> AuditEvent<'a> {
     }
 }
 
-/// A request refused before it reached MCP; `code` is the answer's error code.
-/// `claimed_client_id` is what a refused token says its client is (unverified).
+/// Why a request was refused before MCP.
+pub struct Refusal<'a> {
+    /// The answer's error code.
+    pub code: &'a str,
+    /// For a refused token, why (never the token).
+    pub reason: Option<&'a str>,
+    /// What a refused token says its client is (unverified).
+    pub claimed_client_id: Option<&'a str>,
+}
+
+/// A request refused before it reached MCP.
 pub fn refused(
     request_id: Option<&str>,
     client: Option<IpAddr>,
     path: &str,
     status: u16,
-    code: &str,
-    claimed_client_id: Option<&str>,
+    refusal: Refusal<'_>,
 ) {
     tracing::info!(
         target: TARGET,
@@ -118,8 +126,9 @@ pub fn refused(
         client = client.map(tracing::field::display),
         path,
         status,
-        decision = code,
-        claimed_client_id,
+        decision = refusal.code,
+        reason = refusal.reason,
+        claimed_client_id = refusal.claimed_client_id,
         "request refused"
     );
 }

@@ -643,24 +643,24 @@ mod tests {
         assert_eq!(r.overhead_p50_us(), Some(80.0));
     }
 
+    /// The judged target whose description starts with `prefix`.
+    fn target(load: &[LoadResult], prefix: &str) -> Judged {
+        judge(&[], load, &[])
+            .into_iter()
+            .find(|j| j.what.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no target {prefix}"))
+    }
+
     #[test]
     fn the_box_path_costs_scenario_4_less_scenario_3_less_the_direct_call() {
         let mut four = result("4", 1, 1000, 20_000);
         four.measured.p50_us = 400.0;
         let mut three = result("3", 1, 1000, 20_000);
         three.measured.p50_us = 120.0;
-        let judged = judge(&[], &[four.clone(), three.clone()], &[]);
-        let j = judged
-            .iter()
-            .find(|j| j.what.starts_with("Box-path"))
-            .unwrap();
+        let j = target(&[four.clone(), three.clone()], "Box-path");
         assert_eq!((j.measured.as_str(), j.met), ("not measured", None));
         four.direct_p50_us = Some(250.0);
-        let judged = judge(&[], &[four.clone(), three.clone()], &[]);
-        let j = judged
-            .iter()
-            .find(|j| j.what.starts_with("Box-path"))
-            .unwrap();
+        let j = target(&[four.clone(), three.clone()], "Box-path");
         assert_eq!(j.met, Some(true), "{}", j.measured);
         assert!(
             j.measured.starts_with("30 µs (400 − 120 − 250"),
@@ -668,11 +668,7 @@ mod tests {
             j.measured
         );
         four.direct_p50_us = Some(200.0);
-        let judged = judge(&[], &[four, three], &[]);
-        let j = judged
-            .iter()
-            .find(|j| j.what.starts_with("Box-path"))
-            .unwrap();
+        let j = target(&[four, three], "Box-path");
         assert_eq!(j.met, Some(false), "{}", j.measured);
     }
 
@@ -682,11 +678,7 @@ mod tests {
         repeated.server_cpu_us_per_request = Some(8.0);
         let mut each_new = result("8n", 64, 10_000, 20_000);
         each_new.server_cpu_us_per_request = Some(45.0);
-        let judged = judge(&[], &[repeated.clone(), each_new], &[]);
-        let j = judged
-            .iter()
-            .find(|j| j.what.starts_with("forged"))
-            .unwrap();
+        let j = target(&[repeated.clone(), each_new], "forged");
         assert_eq!(j.met, Some(true), "{}", j.measured);
         assert!(
             j.measured.contains("45.00 µs, 5.0× fewer"),
@@ -694,11 +686,7 @@ mod tests {
             j.measured
         );
         repeated.server_cpu_us_per_request = Some(12.0);
-        let judged = judge(&[], &[repeated], &[]);
-        let j = judged
-            .iter()
-            .find(|j| j.what.starts_with("forged"))
-            .unwrap();
+        let j = target(&[repeated], "forged");
         assert_eq!(j.met, Some(false), "{}", j.measured);
     }
 

@@ -63,13 +63,21 @@ pub async fn authenticate(
                 ApiError::InvalidToken(reason) => reason.code(),
                 other => other.code(),
             });
-            match &error {
-                ApiError::InvalidToken(reason) => {
-                    tracing::info!(code = error.code(), %reason, "request refused")
-                }
-                _ => tracing::info!(code = error.code(), "request refused"),
-            }
+            // The audit event (refusals.rs) is the refusal's `info` line; it takes
+            // the reason from the response.
+            let reason = match &error {
+                ApiError::InvalidToken(reason) => Some(RefusalReason(reason.to_string())),
+                _ => None,
+            };
+            tracing::debug!(
+                code = error.code(),
+                reason = reason.as_ref().map(|r| r.0.as_str()),
+                "request refused"
+            );
             let mut response = error.into_response_with(&state.challenge);
+            if let Some(reason) = reason {
+                response.extensions_mut().insert(reason);
+            }
             // For the audit of the refusal: which client the token claims to be
             // from (read only here: it parses the token's payload).
             if let Some(client) = presented.as_ref().and_then(|p| claimed_client(&p.token)) {
@@ -86,18 +94,30 @@ pub async fn authenticate(
 #[derive(Debug, Clone)]
 pub struct ClaimedClient(pub String);
 
+/// Why a token was refused, for the audit event of the refusal.
+#[derive(Debug, Clone)]
+pub struct RefusalReason(pub String);
+
 pub(crate) fn claimed_client(token: &str) -> Option<String> {
     use base64::Engine as _;
+    use std::borrow::Cow;
+    // Only the two members are read; the rest of the payload is skipped, not
+    // built (refusals come in floods).
+    #[derive(serde::Deserialize)]
+    struct Claimed<'a> {
+        #[serde(borrow)]
+        azp: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        client_id: Option<Cow<'a, str>>,
+    }
     let payload = token.split('.').nth(1).filter(|p| p.len() <= 16 * 1024)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .ok()?;
-    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
-    let id = ["azp", "client_id"]
-        .iter()
-        .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))?;
+    let claimed: Claimed<'_> = serde_json::from_slice(&bytes).ok()?;
+    let id = claimed.azp.or(claimed.client_id)?;
     (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| id.to_owned())
+        .then(|| id.into_owned())
 }
 
 /// An access token as the request presented it.

@@ -84,14 +84,14 @@ pub async fn check_host(
     next: Next,
 ) -> Response {
     if let Some(name) = duplicated(request.headers()) {
-        tracing::info!(code = "invalid_request", header = name, "request refused");
+        tracing::debug!(code = "invalid_request", header = name, "request refused");
         return ApiError::DuplicateHeader(name).into_response_with(&state.challenge);
     }
     let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
     // HTTP/2 carries the authority in the URI rather than a Host header.
     let host = host.or_else(|| request.uri().authority().map(|a| a.as_str()));
     if !state.guard.host_allowed(host) {
-        tracing::info!(code = "host_not_allowed", "request refused");
+        tracing::debug!(code = "host_not_allowed", "request refused");
         return ApiError::HostNotAllowed.into_response_with(&state.challenge);
     }
     next.run(request).await
@@ -107,7 +107,7 @@ pub async fn check_origin(
         .get(ORIGIN)
         .map(|o| o.to_str().unwrap_or("\u{0}"));
     if !state.guard.origin_allowed(origin) {
-        tracing::info!(code = "origin_not_allowed", "request refused");
+        tracing::debug!(code = "origin_not_allowed", "request refused");
         return ApiError::OriginNotAllowed.into_response_with(&state.challenge);
     }
     next.run(request).await

@@ -18,13 +18,20 @@ pub async fn audit_refusals(request: Request, next: Next) -> Response {
             .extensions()
             .get::<super::authn::ClaimedClient>()
             .map(|c| c.0.as_str());
+        let reason = response
+            .extensions()
+            .get::<super::authn::RefusalReason>()
+            .map(|r| r.0.as_str());
         audit::refused(
             request_id.as_ref().and_then(RequestId::as_str),
             client,
             &path,
             response.status().as_u16(),
-            code,
-            claimed,
+            audit::Refusal {
+                code,
+                reason,
+                claimed_client_id: claimed,
+            },
         );
     }
     response

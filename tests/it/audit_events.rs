@@ -134,6 +134,14 @@ async fn every_decision_leaves_exactly_one_audit_event_with_the_client_address()
     );
     // What a refused token claims is kept, marked as a claim; garbage claims nothing.
     assert_eq!(refused[6]["claimed_client_id"], "mallory-client");
+    // A refused token's event says why; other refusals have their code only.
+    assert!(
+        refused[6]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{}",
+        refused[6]
+    );
+    assert!(refused[1]["reason"].is_string(), "{}", refused[1]);
+    assert!(refused[2].get("reason").is_none(), "{}", refused[2]);
     assert!(
         refused[1].get("claimed_client_id").is_none(),
         "{}",
