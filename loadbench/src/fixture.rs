@@ -146,7 +146,7 @@ fn forge(token: &str, n: u64) -> String {
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-const FORGED_PER_COLD_USER: u64 = 4;
+const FORGED_PER_COLD_USER: u64 = 8;
 
 /// RS256 signing costs about a millisecond: use both cores.
 fn mint_user_tokens(key: &TestKey, issuer: &TestIssuer, count: usize) -> Vec<String> {
