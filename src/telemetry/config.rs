@@ -17,7 +17,7 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `box_mcp=debug,info`.
     pub level: String,
-    /// Write the audit trail (one JSON line per tool call) to this file, appending,
+    /// Write the audit trail (one JSON line per decision) to this file, appending,
     /// instead of the main log.
     pub audit_file: Option<std::path::PathBuf>,
 }
