@@ -45,7 +45,7 @@ pub(crate) fn registered_claims(
 /// requires), checked in this order so that a token lacking several is always
 /// refused for the same one. jsonwebtoken checks its required set in hash order,
 /// so it is given `exp` alone and the rest are checked here.
-pub(crate) const REQUIRED_CLAIMS: [&str; 3] = ["iss", "aud", "sub"];
+const REQUIRED_CLAIMS: [&str; 3] = ["iss", "aud", "sub"];
 
 /// Each of [`REQUIRED_CLAIMS`] is present, the first missing one named; and
 /// `aud` is a string or an array of strings. Its type matters here: jsonwebtoken

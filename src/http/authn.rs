@@ -63,40 +63,41 @@ pub async fn authenticate(
                 ApiError::InvalidToken(reason) => reason.code(),
                 other => other.code(),
             });
-            // The audit event (refusals.rs) is the refusal's `info` line; it takes
-            // the reason from the response.
-            let reason = match &error {
-                ApiError::InvalidToken(reason) => Some(RefusalReason(reason.to_string())),
-                _ => None,
+            // The audit event (refusals.rs) is the refusal's `info` line; it reads
+            // what is known of the refused token from the response.
+            let refused = RefusedToken {
+                reason: match &error {
+                    ApiError::InvalidToken(reason) => Some(reason.to_string()),
+                    _ => None,
+                },
+                // Which client the token claims to be from (read only here: it
+                // parses the token's payload).
+                claimed_client: presented.as_ref().and_then(|p| claimed_client(&p.token)),
             };
             tracing::debug!(
                 code = error.code(),
-                reason = reason.as_ref().map(|r| r.0.as_str()),
+                reason = refused.reason.as_deref(),
                 "request refused"
             );
             let mut response = error.into_response_with(&state.challenge);
-            if let Some(reason) = reason {
-                response.extensions_mut().insert(reason);
-            }
-            // For the audit of the refusal: which client the token claims to be
-            // from (read only here: it parses the token's payload).
-            if let Some(client) = presented.as_ref().and_then(|p| claimed_client(&p.token)) {
-                response.extensions_mut().insert(ClaimedClient(client));
+            if refused.reason.is_some() || refused.claimed_client.is_some() {
+                response.extensions_mut().insert(refused);
             }
             response
         }
     }
 }
 
-/// The client id (`azp`, else `client_id`) a refused token *claims*, read without
-/// verifying it: for the audit trail only, never for a decision. Attacker-written
-/// text, so only short printable ASCII is kept.
+/// What the audit event of a refused token says of it.
 #[derive(Debug, Clone)]
-pub struct ClaimedClient(pub String);
-
-/// Why a token was refused, for the audit event of the refusal.
-#[derive(Debug, Clone)]
-pub struct RefusalReason(pub String);
+pub struct RefusedToken {
+    /// Why it was refused (never the token).
+    pub reason: Option<String>,
+    /// The client id (`azp`, else `client_id`) the token *claims*, read without
+    /// verifying it: for the audit trail only, never for a decision.
+    /// Attacker-written text, so only short printable ASCII is kept.
+    pub claimed_client: Option<String>,
+}
 
 pub(crate) fn claimed_client(token: &str) -> Option<String> {
     use base64::Engine as _;

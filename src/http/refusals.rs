@@ -14,14 +14,9 @@ pub async fn audit_refusals(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if let Some(Refused(code)) = response.extensions().get::<Refused>() {
-        let claimed = response
-            .extensions()
-            .get::<super::authn::ClaimedClient>()
-            .map(|c| c.0.as_str());
-        let reason = response
-            .extensions()
-            .get::<super::authn::RefusalReason>()
-            .map(|r| r.0.as_str());
+        let token = response.extensions().get::<super::authn::RefusedToken>();
+        let reason = token.and_then(|t| t.reason.as_deref());
+        let claimed = token.and_then(|t| t.claimed_client.as_deref());
         audit::refused(
             request_id.as_ref().and_then(RequestId::as_str),
             client,
